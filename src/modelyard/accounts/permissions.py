@@ -1,0 +1,35 @@
+"""Team-scoped permission: everyone signed in reads, members write, owners move and delete."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from modelyard.accounts.models import Membership, Role, Team
+from modelyard.lib.errors import Forbidden
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def role_in(user: User, team: Team) -> str | None:
+    if not user.is_authenticated:
+        return None
+    if getattr(user, "is_superuser", False):
+        return Role.OWNER
+    membership = Membership.objects.filter(user_id=user.pk, team=team).only("role").first()
+    return membership.role if membership else None
+
+
+def require_member(user: User, team: Team, doing: str) -> None:
+    if role_in(user, team) is None:
+        raise Forbidden(
+            f"You are not a member of team '{team.name}', so you cannot {doing}. "
+            f"Ask an owner of '{team.name}' to add you."
+        )
+
+
+def require_owner(user: User, team: Team, doing: str) -> None:
+    if role_in(user, team) != Role.OWNER:
+        raise Forbidden(
+            f"Only owners of team '{team.name}' can {doing}. "
+            f"Ask an owner of '{team.name}' to do it or to make you an owner."
+        )

@@ -1,0 +1,77 @@
+"""Teams and memberships. Each function is one transaction and writes its audit row."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from modelyard.accounts.models import Membership, Role, Team
+from modelyard.audit.services import record
+from modelyard.lib.errors import Conflict, InvalidInput, NotFound
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def get_team(name: str) -> Team:
+    try:
+        return Team.objects.get(name=name)
+    except Team.DoesNotExist:
+        raise NotFound(f"No team named '{name}'. List teams with `modelyard teams list`.") from None
+
+
+def get_user(username: str) -> AbstractBaseUser:
+    try:
+        return get_user_model().objects.get(username=username)
+    except get_user_model().DoesNotExist:
+        raise NotFound(f"No user named '{username}'.") from None
+
+
+@transaction.atomic
+def create_team(
+    actor: Actor, name: str, *, display_name: str = "", contact_email: str = "",
+    owner: AbstractBaseUser | None = None,
+) -> Team:
+    team = Team(name=name, display_name=display_name, contact_email=contact_email)
+    try:
+        team.full_clean()
+    except ValidationError as error:
+        raise InvalidInput(_first_message(error), fields=error.message_dict) from None
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError:
+        raise Conflict(f"A team named '{name}' already exists.") from None
+    record(actor, "team.created", team=team, details={"name": name})
+    if owner is not None:
+        _add_member(actor, team, owner, Role.OWNER)
+    return team
+
+
+@transaction.atomic
+def set_membership(actor: Actor, team: Team, user: AbstractBaseUser, role: str) -> Membership:
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role '{role}'; use one of: {', '.join(Role.values)}.")
+    return _add_member(actor, team, user, role)
+
+
+def _add_member(actor: Actor, team: Team, user: AbstractBaseUser, role: str) -> Membership:
+    membership, created = Membership.objects.update_or_create(
+        user=user, team=team, defaults={"role": role}
+    )
+    action = "team.member_added" if created else "team.member_role_changed"
+    record(actor, action, team=team, details={"user": user.get_username(), "role": role})
+    return membership
+
+
+@transaction.atomic
+def remove_membership(actor: Actor, team: Team, user: AbstractBaseUser) -> None:
+    deleted, _ = Membership.objects.filter(team=team, user=user).delete()
+    if not deleted:
+        raise NotFound(f"'{user.get_username()}' is not a member of team '{team.name}'.")
+    record(actor, "team.member_removed", team=team, details={"user": user.get_username()})
+
+
+def _first_message(error: ValidationError) -> str:
+    return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in error.message_dict.items())

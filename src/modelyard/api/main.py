@@ -1,0 +1,90 @@
+"""The /api/v1 application: authentication, error bodies and the routers of each app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from modelyard import storage
+from modelyard.accounts.api import router as accounts_router
+from modelyard.accounts.tokens import user_for_token
+from modelyard.audit.api import router as audit_router
+from modelyard.lib.errors import ModelyardError
+from modelyard.registry.api import PLURAL, build_kind_router, versions_router
+
+log = logging.getLogger(__name__)
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="modelyard",
+    version="1",
+    description="Registry of models, data sets and feature sets. Authenticate with "
+    "`Authorization: Bearer <token>` (create one with `modelyard token create`).",
+    urls_namespace="api-v1",
+    auth=[BearerToken(), django_auth],
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+api.add_router("", accounts_router)
+api.add_router("/audit", audit_router)
+api.add_router("/versions", versions_router)
+for _kind, _plural in PLURAL.items():
+    api.add_router(f"/{_plural}", build_kind_router(_kind))
+
+
+def error_response(
+    request: HttpRequest, status: int, message: str, **extra: Any
+) -> HttpResponse:
+    return api.create_response(request, {"message": message, **extra}, status=status)
+
+
+@api.exception_handler(ModelyardError)
+def on_modelyard_error(request: HttpRequest, error: ModelyardError) -> HttpResponse:
+    return error_response(request, error.status, error.message, **error.details)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    problems = [
+        {"field": ".".join(str(part) for part in item.get("loc", ())), "message": item["msg"]}
+        for item in error.errors
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return error_response(request, 422, f"Invalid request: {summary}", errors=problems)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return error_response(
+        request, 401, "Not signed in: send `Authorization: Bearer <token>`; "
+        "create a token with `modelyard token create USERNAME`."
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return error_response(request, 404, str(error) or "Not found.")
+
+
+@api.exception_handler(storage.StorageError)
+def on_storage_error(request: HttpRequest, error: storage.StorageError) -> HttpResponse:
+    status = 400
+    if isinstance(error, storage.StoreUnavailable):
+        status = 503
+    elif isinstance(error, storage.ObjectNotFound):
+        status = 404
+    return error_response(request, status, str(error))

@@ -1,0 +1,31 @@
+"""One page of a list: `items`, `count`, `limit`, `offset` (limit-offset, like most REST APIs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db.models import Model, QuerySet
+from ninja import Schema
+from pydantic import Field
+
+M = TypeVar("M", bound=Model)
+
+
+class PageParams(Schema):
+    limit: int = Field(50, ge=1, le=500, description="Items per page (at most 500)")
+    offset: int = Field(0, ge=0, description="Items to skip")
+
+
+def page(
+    queryset: QuerySet[M], params: PageParams, body: Callable[[M], dict[str, Any]]
+) -> dict[str, Any]:
+    limit = min(params.limit, settings.API_PAGE_SIZE_MAX)
+    rows = queryset[params.offset : params.offset + limit]
+    return {
+        "items": [body(row) for row in rows],
+        "count": queryset.count(),
+        "limit": limit,
+        "offset": params.offset,
+    }

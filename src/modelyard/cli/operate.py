@@ -1,0 +1,170 @@
+"""Operator commands: run the processes, migrate, mint tokens and users."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+QUEUES = "default,deletions"
+
+
+def django_setup() -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
+    django.setup()
+
+
+def exec_command(argv: list[str]) -> None:
+    """Replace this process, so signals and exit codes belong to the real server."""
+    os.execvp(argv[0], argv)
+
+
+def server_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "modelyard.wsgi:application",
+            "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--access-logfile", "-", "--timeout", "600"]
+
+
+def worker_argv(queues: str, concurrency: int) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "modelyard.celery", "worker",
+            "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle"]
+
+
+def beat_argv() -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "modelyard.celery", "beat",
+            "--loglevel", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Processes.")
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per process.")
+def server(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the web app (UI, API, admin) with gunicorn."""
+    exec_command(server_argv(host, port, workers, threads))
+
+
+@click.command()
+@click.option("--queues", default=QUEUES, show_default=True, help="Comma-separated queues.")
+@click.option("--concurrency", default=2, show_default=True, type=int)
+def worker(queues: str, concurrency: int) -> None:
+    """Run a Celery worker (deletions, periodic sweeps)."""
+    exec_command(worker_argv(queues, concurrency))
+
+
+@click.command()
+def beat() -> None:
+    """Run Celery beat with the database-backed schedule (run exactly one)."""
+    django_setup()
+    from modelyard.schedule import ensure_schedule
+
+    ensure_schedule()
+    exec_command(beat_argv())
+
+
+@click.command()
+def migrate() -> None:
+    """Create or update the database tables."""
+    django_setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1)
+
+
+@click.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="Label to tell tokens apart.")
+@click.option("--expires-days", type=click.IntRange(min=1), default=None)
+@click.option("--save", is_flag=True, help="Also write it to MODELYARD_HOME/token for the CLI.")
+def token_create(username: str, name: str, expires_days: int | None, save: bool) -> None:
+    """Create a token for USERNAME and print it (it is shown only once)."""
+    django_setup()
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from modelyard.accounts.services import get_user
+    from modelyard.accounts.tokens import create_token
+    from modelyard.lib.errors import ModelyardError
+
+    try:
+        user = get_user(username)
+    except ModelyardError as error:
+        raise click.ClickException(f"{error.message} Create it with `modelyard users create`.")
+    expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
+    _, raw = create_token(user, name, expires)
+    if save:
+        save_token(raw)
+    click.echo(raw)
+
+
+def token_file() -> Path:
+    from modelyard import config
+
+    return config.home() / "token"
+
+
+def save_token(raw: str) -> None:
+    path = token_file()
+    path.write_text(raw + "\n")
+    path.chmod(0o600)
+
+
+@click.group()
+def users() -> None:
+    """People who sign in."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email", default="")
+@click.option("--staff", is_flag=True, help="May use the admin and act on every team.")
+@click.option("--password", default=None, help="For the web UI; API access uses tokens.")
+def users_create(username: str, email: str, staff: bool, password: str | None) -> None:
+    """Create a user (tokens for the API come from `modelyard token create`)."""
+    django_setup()
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    if model.objects.filter(username=username).exists():
+        raise click.ClickException(f"A user named '{username}' already exists.")
+    user = model.objects.create_user(username, email, password)
+    user.is_staff = user.is_superuser = staff
+    user.save()
+    click.echo(f"Created user {username}{' (staff)' if staff else ''}.")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-demo", is_flag=True, help="Do not seed the demo catalog.")
+def up(host: str, port: int, no_demo: bool) -> None:
+    """Run everything on this machine: web, worker and beat, on the embedded defaults."""
+    django_setup()
+    from modelyard.cli.supervise import prepare, supervise
+
+    access = prepare(seed=not no_demo)
+    base = f"http://{host}:{port}"
+    processes = {
+        "web": server_argv(host, port, workers=1, threads=8),
+        "worker": worker_argv(QUEUES, concurrency=1),
+        "beat": beat_argv(),
+    }
+    sys.exit(supervise(processes, base, access))
+
+
+def register(group: Any) -> None:
+    for command in (up, server, worker, beat, migrate, token, users):
+        group.add_command(command)

@@ -1,0 +1,134 @@
+"""`modelyard up`: prepare the embedded installation and keep web, worker and beat running."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+import click
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Access:
+    username: str
+    password: str | None  # only known when it was just generated
+    token: str
+
+
+def prepare(*, seed: bool) -> Access:
+    """Migrate, make sure an admin and a saved token exist, seed the demo, write the schedule."""
+    from django.core.management import call_command
+
+    from modelyard.registry.demo import seed_demo
+    from modelyard.schedule import ensure_schedule
+
+    call_command("migrate", interactive=False, verbosity=0)
+    access = _admin_access()
+    if seed:
+        from modelyard.accounts.services import get_user
+
+        if seed_demo(get_user(ADMIN)):
+            click.echo("Seeded the demo catalog (team 'demo').")
+    ensure_schedule()
+    return access
+
+
+def _admin_access() -> Access:
+    from django.contrib.auth import get_user_model
+
+    from modelyard.accounts.tokens import create_token, user_for_token
+    from modelyard.cli.operate import save_token, token_file
+
+    model = get_user_model()
+    password = None
+    user = model.objects.filter(username=ADMIN).first()
+    if user is None:
+        password = secrets.token_urlsafe(12)
+        user = model.objects.create_superuser(ADMIN, "admin@example.com", password)
+    path = token_file()
+    saved = path.read_text().strip() if path.exists() else ""
+    if saved and user_for_token(saved) is not None:
+        return Access(ADMIN, password, saved)
+    _, raw = create_token(user, "modelyard up")
+    save_token(raw)
+    return Access(ADMIN, password, raw)
+
+
+def supervise(commands: dict[str, list[str]], base_url: str, access: Access) -> int:
+    """Start every process; stop them all when one exits or on Ctrl-C. Return an exit code."""
+    processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    if _wait_ready(base_url, processes):
+        _announce(base_url, access)
+    code = _watch(processes, lambda: stopping)
+    _stop_all(processes)
+    return code
+
+
+def _wait_ready(base_url: str, processes: dict[str, subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes.values()):
+            return False
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _announce(base_url: str, access: Access) -> None:
+    from modelyard.cli.operate import token_file
+
+    lines = [
+        f"modelyard is up at {base_url}",
+        f"  API docs:  {base_url}/api/v1/docs",
+        f"  admin:     {base_url}/admin/ (user {access.username}"
+        + (f", password {access.password})" if access.password else ")"),
+        f"  API token: {access.token}  (saved to {token_file()})",
+        "  try:      modelyard models list",
+        "Press Ctrl-C to stop.",
+    ]
+    click.secho("\n".join(lines), fg="green")
+    sys.stdout.flush()
+
+
+def _watch(processes: dict[str, subprocess.Popen[bytes]], stopping: Callable[[], bool]) -> int:
+    while not stopping():
+        for name, process in processes.items():
+            code = process.poll()
+            if code is not None:
+                click.secho(f"{name} exited with code {code}; stopping the others.", fg="red")
+                return code or 1
+        time.sleep(0.5)
+    return 0
+
+
+def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 15
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,121 @@
+"""Typed settings from the environment.
+
+Every knob modelyard has is read here, once, through small typed helpers, so the README's
+configuration table and the code cannot drift apart: each helper names the variable in its
+error message when a value does not parse.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+ENVIRONMENTS = ("dev", "staging", "production")
+
+
+class ConfigError(ValueError):
+    """A MODELYARD_* variable holds a value that cannot be used."""
+
+
+def env_str(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer; set it to a whole number.") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum of {minimum}.")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; set it to e.g. 5 or 0.5.") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum of {minimum}.")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use one of true/false, 1/0, yes/no.")
+
+
+def env_list(name: str, default: Sequence[str] = ()) -> list[str]:
+    raw = os.environ.get(name, "")
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    return items or list(default)
+
+
+def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}.")
+    return value
+
+
+def home() -> Path:
+    """MODELYARD_HOME, created on first use: the embedded database, artifacts and keys."""
+    path = Path(env_str("MODELYARD_HOME", ".modelyard")).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(home_dir: Path) -> str:
+    """MODELYARD_SECRET_KEY, or one generated once and kept under HOME (mode 0600).
+
+    Generating it keeps `modelyard up` free of set-up steps while staying stable across
+    restarts, so signed links and sessions survive a restart.
+    """
+    configured = os.environ.get("MODELYARD_SECRET_KEY", "").strip()
+    if configured:
+        return configured
+    key_file = home_dir / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()
+
+
+def artifact_root(home_dir: Path) -> str:
+    default = (home_dir / "artifacts").as_uri()
+    return env_str("MODELYARD_ARTIFACT_ROOT", default).rstrip("/")
+
+
+def database_url(home_dir: Path) -> str:
+    return env_str("MODELYARD_DATABASE_URL", f"sqlite:///{home_dir / 'modelyard.sqlite3'}")
+
+
+def broker_url(home_dir: Path) -> str:
+    # kombu's SQLAlchemy-free filesystem transport: a broker that needs no server.
+    return env_str("MODELYARD_BROKER_URL", "filesystem://")
+
+
+def redis_url() -> str:
+    """Where write-behind access tracking buffers hits; empty means in-process memory."""
+    return env_str("MODELYARD_REDIS_URL", "")

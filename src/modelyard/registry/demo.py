@@ -1,0 +1,152 @@
+"""A small demo catalog for an empty database, trained on data that ships with scikit-learn.
+
+It shows what a real team's catalog looks like: a data set, a feature set derived from
+it, three model versions trained on it with metrics and lineage, a production and a
+staging alias, and versions last used long ago (what the lifecycle system will act on).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import joblib
+import numpy as np
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from modelyard.accounts.models import Team
+from modelyard.accounts.services import create_team
+from modelyard.registry import services
+from modelyard.registry.models import Asset, AssetVersion, Kind
+
+TEAM = "demo"
+DATASET = "breast-cancer"
+FEATURE_SET = "cancer-features"
+MODEL = "cancer-classifier"
+
+
+@dataclass(frozen=True)
+class Trained:
+    name: str
+    estimator: Any
+    days_unused: int
+
+
+def seed_demo(owner: AbstractBaseUser) -> bool:
+    """Seed once; return False when the catalog already has anything in it."""
+    if Asset.objects.exists():
+        return False
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    team = _team(owner)
+    dataset = _dataset(owner, team, data)
+    features = _feature_set(owner, team, data, dataset)
+    versions = _models(owner, team, data, [dataset, features])
+    best = max(versions, key=lambda v: v.metrics["roc_auc"])
+    model = versions[0].asset
+    services.set_alias(owner, model, "production", best, reason="demo: best ROC AUC")
+    services.set_alias(owner, model, "staging", versions[-1], reason="demo: newest candidate")
+    return True
+
+
+def _team(owner: AbstractBaseUser) -> Team:
+    with transaction.atomic():
+        return create_team(owner, TEAM, display_name="Demo team",
+                           contact_email="demo-team@example.com", owner=owner)
+
+
+def _csv(features: np.ndarray[Any, Any], header: list[str]) -> bytes:
+    buffer = io.StringIO()
+    np.savetxt(buffer, features, delimiter=",", header=",".join(header), comments="", fmt="%.6g")
+    return buffer.getvalue().encode()
+
+
+def _days_ago(days: int) -> Any:
+    return timezone.now() - timedelta(days=days)
+
+
+def _dataset(owner: AbstractBaseUser, team: Team, data: Any) -> AssetVersion:
+    columns = [*data.feature_names, "target"]
+    rows = np.column_stack([data.data, data.target])
+    asset = services.create_asset(owner, Kind.DATASET, team, DATASET,
+                                  description="Wisconsin breast cancer (scikit-learn)",
+                                  tags={"source": "sklearn"})
+    spec = services.VersionSpec(
+        flavor="csv", created_at=_days_ago(70), last_accessed_at=_days_ago(70),
+        signature={"columns": [{"name": c, "type": "double"} for c in columns]},
+        metrics={"rows": float(len(rows))},
+    )
+    return services.register_version(owner, asset, spec, [_bytes("data.csv", _csv(rows, columns))])
+
+
+def _feature_set(
+    owner: AbstractBaseUser, team: Team, data: Any, dataset: AssetVersion
+) -> AssetVersion:
+    standardized = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
+    asset = services.create_asset(owner, Kind.FEATURE_SET, team, FEATURE_SET,
+                                  description="Standardized tumour measurements")
+    spec = services.VersionSpec(
+        flavor="csv", lineage=[(dataset, "derived_from")],
+        signature={"columns": [{"name": c, "type": "double"} for c in data.feature_names]},
+    )
+    payload = _csv(standardized, list(data.feature_names))
+    return services.register_version(owner, asset, spec, [_bytes("features.csv", payload)])
+
+
+def _models(
+    owner: AbstractBaseUser, team: Team, data: Any, upstream: list[AssetVersion]
+) -> list[AssetVersion]:
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    split = train_test_split(data.data, data.target, test_size=0.25, random_state=0)
+    candidates = [
+        Trained("logistic-regression",
+                make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), 65),
+        Trained("random-forest", RandomForestClassifier(n_estimators=50, random_state=0), 40),
+        Trained("gradient-boosting", GradientBoostingClassifier(random_state=0), 0),
+    ]
+    asset = services.create_asset(owner, Kind.MODEL, team, MODEL,
+                                  description="Predicts malignant vs benign tumours",
+                                  tags={"task": "classification"})
+    signature = {
+        "inputs": [{"name": n, "type": "double"} for n in data.feature_names],
+        "outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}],
+    }
+    return [_model_version(owner, asset, c, split, signature, upstream) for c in candidates]
+
+
+def _model_version(
+    owner: AbstractBaseUser, asset: Asset, trained: Trained, split: list[Any],
+    signature: dict[str, Any], upstream: list[AssetVersion],
+) -> AssetVersion:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    x_train, x_test, y_train, y_test = split
+    estimator = trained.estimator.fit(x_train, y_train)
+    probability = estimator.predict_proba(x_test)[:, 1]
+    metrics = {"roc_auc": round(float(roc_auc_score(y_test, probability)), 4),
+               "accuracy": round(float(accuracy_score(y_test, estimator.predict(x_test))), 4)}
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    when = _days_ago(trained.days_unused)
+    spec = services.VersionSpec(
+        description=trained.name, flavor="sklearn", signature=signature, metrics=metrics,
+        params={"estimator": trained.name}, created_at=when, last_accessed_at=when,
+        lineage=[(version, "trained_on") for version in upstream],
+    )
+    return services.register_version(owner, asset, spec, [_bytes("model.joblib", buffer.getvalue())])
+
+
+def _bytes(name: str, payload: bytes) -> services.ArtifactSource:
+    return services.ArtifactSource(name=name, stream=io.BytesIO(payload), size=len(payload))
+
+

@@ -1,0 +1,62 @@
+"""A version's files as one tree, whatever stores its artifacts live in.
+
+An artifact that is one object appears under its name; an artifact that is a prefix
+appears as `name/relative/path` for every object under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from modelyard import storage
+from modelyard.lib.errors import NotFound, Unavailable
+from modelyard.registry.models import Artifact, AssetVersion
+
+CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    path: str
+    uri: str
+    size: int
+    checksum: str
+
+
+def list_files(version: AssetVersion) -> list[VersionFile]:
+    files: list[VersionFile] = []
+    for artifact in version.artifacts.all():
+        files.extend(_artifact_files(artifact))
+    return files
+
+
+def _artifact_files(artifact: Artifact) -> Iterator[VersionFile]:
+    if not artifact.is_prefix:
+        yield VersionFile(artifact.name, artifact.uri, artifact.size_bytes, artifact.checksum)
+        return
+    try:
+        for info in storage.get_store(artifact.uri).list(artifact.uri):
+            path = f"{artifact.name}/{info.relpath}" if info.relpath else artifact.name
+            yield VersionFile(path, info.uri, info.size, info.checksum)
+    except storage.StoreUnavailable as error:
+        raise Unavailable(str(error)) from error
+
+
+def find_file(version: AssetVersion, path: str) -> VersionFile:
+    for candidate in list_files(version):
+        if candidate.path == path:
+            return candidate
+    raise NotFound(f"{version.ref} has no file '{path}'. List its files with the files endpoint.")
+
+
+def open_file(version: AssetVersion, path: str) -> tuple[int, Iterator[bytes]]:
+    """The file's size and a generator streaming its bytes in CHUNK_BYTES pieces."""
+    found = find_file(version, path)
+    return found.size, _stream(found.uri)
+
+
+def _stream(uri: str) -> Iterator[bytes]:
+    with storage.get_store(uri).open(uri) as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk

@@ -1,0 +1,97 @@
+"""Turning catalog rows into API bodies, with the queries that keep list pages cheap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from modelyard.registry.models import Alias, Artifact, Asset, AssetVersion, LineageEdge
+
+
+def assets_query() -> QuerySet[Asset]:
+    return Asset.objects.select_related("team").prefetch_related(
+        Prefetch("aliases", queryset=Alias.objects.select_related("version"))
+    )
+
+
+def asset_body(asset: Asset) -> dict[str, Any]:
+    return {
+        "id": asset.pk,
+        "kind": asset.kind,
+        "team": asset.team.name,
+        "name": asset.name,
+        "ref": asset.ref,
+        "description": asset.description,
+        "tags": asset.tags,
+        "created_at": asset.created_at,
+        "updated_at": asset.updated_at,
+        "latest_version": asset.latest_version,
+        "aliases": {alias.name: alias.version.version for alias in asset.aliases.all()},
+    }
+
+
+def versions_query() -> QuerySet[AssetVersion]:
+    # A correlated subquery rather than JOIN + GROUP BY: only the rows on the page pay for
+    # it, and count() can drop it.
+    total = (
+        Artifact.objects.filter(version=OuterRef("pk"))
+        .values("version")
+        .annotate(total=Sum("size_bytes"))
+        .values("total")
+    )
+    return AssetVersion.objects.select_related("asset__team").annotate(
+        total_bytes=Coalesce(Subquery(total), Value(0))
+    )
+
+
+def version_summary(version: AssetVersion) -> dict[str, Any]:
+    asset = version.asset
+    total = getattr(version, "total_bytes", None)
+    return {
+        "id": version.pk,
+        "kind": version.kind,
+        "team": asset.team.name,
+        "name": asset.name,
+        "ref": version.ref,
+        "version": version.version,
+        "flavor": version.flavor,
+        "metrics": version.metrics,
+        "tags": version.tags,
+        "created_at": version.created_at,
+        "last_accessed_at": version.last_accessed_at,
+        "lifecycle_state": version.lifecycle_state,
+        "size_bytes": total if total is not None else version.size_bytes,
+    }
+
+
+def version_body(version: AssetVersion) -> dict[str, Any]:
+    return {
+        **version_summary(version),
+        "description": version.description,
+        "signature": version.signature,
+        "params": version.params,
+        "registered_at": version.registered_at,
+        "created_by": version.created_by.get_username() if version.created_by else None,
+        "lifecycle_changed_at": version.lifecycle_changed_at,
+        "deleted_at": version.deleted_at,
+        "bytes_reclaimed": version.bytes_reclaimed,
+        "aliases": list(version.aliases.values_list("name", flat=True)),
+        "artifacts": list(version.artifacts.values(
+            "id", "name", "uri", "size_bytes", "checksum", "is_prefix", "uploaded"
+        )),
+        "upstream": [_edge(edge.upstream, edge.relation) for edge in _edges(version, "upstream")],
+        "downstream": [
+            _edge(edge.downstream, edge.relation) for edge in _edges(version, "downstream")
+        ],
+    }
+
+
+def _edges(version: AssetVersion, side: str) -> QuerySet[LineageEdge]:
+    other = "downstream" if side == "upstream" else "upstream"
+    return LineageEdge.objects.filter(**{other: version}).select_related(f"{side}__asset__team")
+
+
+def _edge(version: AssetVersion, relation: str) -> dict[str, str]:
+    return {"kind": version.kind, "ref": version.ref, "relation": relation}

@@ -1,0 +1,396 @@
+"""Registering and changing catalog entries. One transaction per function, one audit row each.
+
+Callers (API, CLI, tasks) check permission first; these functions assume it was checked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from modelyard import storage
+from modelyard.accounts.models import Team
+from modelyard.audit.services import record
+from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
+from modelyard.registry.models import (
+    Alias,
+    Artifact,
+    Asset,
+    AssetVersion,
+    Kind,
+    LifecycleState,
+    LineageEdge,
+)
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+@dataclass
+class ArtifactSource:
+    """Bytes for a new version: either a stream to upload, or an existing URI to reference."""
+
+    name: str
+    uri: str | None = None
+    stream: IO[bytes] | None = None
+    size: int | None = None
+    progress: storage.ProgressCallback | None = None
+
+
+@dataclass
+class VersionSpec:
+    description: str = ""
+    flavor: str = ""
+    signature: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    last_accessed_at: datetime | None = None
+    # (upstream version, relation), e.g. (dataset version, "trained_on")
+    lineage: list[tuple[AssetVersion, str]] = field(default_factory=list)
+
+
+@dataclass
+class _StoredArtifact:
+    name: str
+    info: storage.ObjectInfo
+    uploaded: bool
+
+
+# --- look-ups ------------------------------------------------------------------------------
+
+
+def get_asset(kind: str, team_name: str, name: str) -> Asset:
+    asset = Asset.objects.select_related("team").filter(
+        kind=kind, team__name=team_name, name=name
+    ).first()
+    if asset is None:
+        label = Kind(kind).label.lower()
+        raise NotFound(f"No {label} named '{team_name}/{name}'.")
+    return asset
+
+
+def get_version(asset: Asset, number: int) -> AssetVersion:
+    version = asset.versions.select_related("asset__team").filter(version=number).first()
+    if version is None:
+        raise NotFound(f"{asset.ref} has no version {number} (latest is {asset.latest_version}).")
+    return version
+
+
+def resolve_alias(asset: Asset, alias: str) -> AssetVersion:
+    found = Alias.objects.select_related("version__asset__team").filter(
+        asset=asset, name=alias
+    ).first()
+    if found is None:
+        raise NotFound(f"{asset.ref} has no alias '{alias}'.")
+    return found.version
+
+
+# --- assets --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_asset(
+    actor: Actor, kind: str, team: Team, name: str, *, description: str = "",
+    tags: dict[str, str] | None = None,
+) -> Asset:
+    asset = Asset(kind=kind, team=team, name=name, description=description, tags=tags or {},
+                  created_by=_user(actor))
+    _validate(asset, exclude=["team", "created_by"])
+    existing = Asset.objects.filter(kind=kind, team=team, name=name).first()
+    if existing is not None:
+        raise _duplicate(existing)
+    try:
+        with transaction.atomic():
+            asset.save()
+    except IntegrityError:  # lost a race with an identical create
+        raise _duplicate(Asset.objects.get(kind=kind, team=team, name=name)) from None
+    record(actor, f"{kind}.created", asset=asset, details={"name": name})
+    return asset
+
+
+def _duplicate(existing: Asset) -> Conflict:
+    label = Kind(existing.kind).label.lower()
+    return Conflict(
+        f"Team '{existing.team.name}' already has a {label} named '{existing.name}' "
+        f"(id {existing.pk}, {existing.latest_version} versions). Register a new version of it "
+        "instead, or choose another name.",
+        existing_id=existing.pk,
+    )
+
+
+@transaction.atomic
+def update_asset(
+    actor: Actor, asset: Asset, *, description: str | None = None,
+    tags: dict[str, str] | None = None, reason: str = "",
+) -> Asset:
+    changes = _apply_changes(asset, description=description, tags=tags)
+    if changes:
+        asset.save(update_fields=[*changes, "updated_at"])
+        record(actor, f"{asset.kind}.updated", asset=asset, reason=reason, details=changes)
+    return asset
+
+
+# --- versions ------------------------------------------------------------------------------
+
+
+def register_version(
+    actor: Actor, asset: Asset, spec: VersionSpec, sources: Sequence[ArtifactSource]
+) -> AssetVersion:
+    """Store the bytes first, then write the rows in one transaction.
+
+    Uploads go to a fresh, version-independent prefix, so a failed upload or a failed
+    transaction leaves no row pointing at partial bytes; whatever was uploaded is removed.
+    """
+    _check_sources(sources)
+    _check_lineage(spec.lineage)
+    prefix = storage.join_uri(
+        settings.ARTIFACT_ROOT, asset.team.name, asset.kind, asset.name, uuid.uuid4().hex
+    )
+    stored: list[_StoredArtifact] = []
+    try:
+        for source in sources:
+            stored.append(_store(source, prefix))
+        return _create_version_rows(actor, asset, spec, stored)
+    except BaseException:
+        _discard_uploads(stored)
+        raise
+
+
+def _check_sources(sources: Sequence[ArtifactSource]) -> None:
+    if not sources:
+        raise InvalidInput("A version needs at least one artifact: a file to upload or a URI.")
+    names = [source.name for source in sources]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InvalidInput(f"Artifact names must be unique; repeated: {', '.join(duplicates)}.")
+    for source in sources:
+        _check_artifact_name(source.name)
+        if (source.uri is None) == (source.stream is None):
+            raise InvalidInput(f"Artifact '{source.name}' needs exactly one of a URI or a file.")
+
+
+def _check_artifact_name(name: str) -> None:
+    parts = name.split("/")
+    if not name or len(name) > 200 or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise InvalidInput(
+            f"Artifact name {name!r} must be a relative path of at most 200 characters "
+            "without '.' or '..' parts, e.g. 'model.joblib' or 'model/MLmodel'."
+        )
+
+
+def _check_lineage(lineage: Iterable[tuple[AssetVersion, str]]) -> None:
+    for upstream, relation in lineage:
+        if relation not in LineageEdge.Relation.values:
+            raise InvalidInput(
+                f"Unknown lineage relation '{relation}'; use one of: "
+                f"{', '.join(LineageEdge.Relation.values)}."
+            )
+        if upstream.lifecycle_state == LifecycleState.DELETED:
+            raise InvalidInput(f"{upstream.ref} was deleted and cannot be a lineage source.")
+
+
+def _store(source: ArtifactSource, prefix: str) -> _StoredArtifact:
+    try:
+        if source.uri is not None:
+            return _StoredArtifact(source.name, storage.get_store(source.uri).stat(source.uri), False)
+        assert source.stream is not None
+        target = storage.join_uri(prefix, source.name)
+        info = storage.get_store(target).put(
+            target, source.stream, size=source.size, progress=source.progress
+        )
+        return _StoredArtifact(source.name, info, True)
+    except storage.StoreUnavailable as error:
+        raise Unavailable(f"Artifact '{source.name}': {error}") from error
+    except storage.StorageError as error:
+        raise InvalidInput(f"Artifact '{source.name}': {error}") from error
+
+
+def _discard_uploads(stored: Iterable[_StoredArtifact]) -> None:
+    for item in stored:
+        if item.uploaded:
+            storage.get_store(item.info.uri).delete(item.info.uri)
+
+
+@transaction.atomic
+def _create_version_rows(
+    actor: Actor, asset: Asset, spec: VersionSpec, stored: Sequence[_StoredArtifact]
+) -> AssetVersion:
+    locked = Asset.objects.select_for_update().get(pk=asset.pk)
+    locked.latest_version += 1
+    locked.save(update_fields=["latest_version", "updated_at"])
+    asset.latest_version = locked.latest_version
+    version = _new_version(actor, asset, spec)
+    Artifact.objects.bulk_create(
+        Artifact(version=version, name=item.name, uri=item.info.uri, size_bytes=item.info.size,
+                 checksum=item.info.checksum, is_prefix=item.info.is_prefix,
+                 uploaded=item.uploaded)
+        for item in stored
+    )
+    LineageEdge.objects.bulk_create(
+        LineageEdge(downstream=version, upstream=upstream, relation=relation)
+        for upstream, relation in spec.lineage
+    )
+    record(actor, f"{asset.kind}.version_registered", version=version, details={
+        "version": version.version, "artifacts": [item.info.uri for item in stored],
+        "bytes": sum(item.info.size for item in stored),
+    })
+    return version
+
+
+def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:
+    now = timezone.now()
+    created_at = spec.created_at or now
+    last_accessed_at = spec.last_accessed_at or created_at
+    if created_at > now or last_accessed_at > now:
+        raise InvalidInput("created_at and last_accessed_at cannot lie in the future.")
+    if last_accessed_at < created_at:
+        raise InvalidInput("last_accessed_at cannot be earlier than created_at.")
+    version = AssetVersion(
+        asset=asset, kind=asset.kind, version=asset.latest_version, description=spec.description,
+        flavor=spec.flavor, signature=spec.signature, metrics=spec.metrics, params=spec.params,
+        tags=spec.tags, created_at=created_at, last_accessed_at=last_accessed_at,
+        lifecycle_changed_at=now, created_by=_user(actor),
+    )
+    _validate(version, exclude=["asset", "created_by"])
+    version.save()
+    return version
+
+
+@transaction.atomic
+def update_version(
+    actor: Actor, version: AssetVersion, *, description: str | None = None,
+    tags: dict[str, str] | None = None, reason: str = "",
+) -> AssetVersion:
+    """Edit what describes a version. Its bytes, metrics and lineage stay as registered."""
+    _require_not_deleted(version)
+    changes = _apply_changes(version, description=description, tags=tags)
+    if changes:
+        version.save(update_fields=list(changes))
+        record(actor, f"{version.kind}.version_updated", version=version, reason=reason,
+               details=changes)
+    return version
+
+
+def _apply_changes(
+    target: Asset | AssetVersion, **values: str | dict[str, str] | None
+) -> dict[str, dict[str, Any]]:
+    changes: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        if value is not None and getattr(target, name) != value:
+            changes[name] = {"from": getattr(target, name), "to": value}
+            setattr(target, name, value)
+    return changes
+
+
+# --- aliases -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_alias(actor: Actor, asset: Asset, name: str, version: AssetVersion,
+              reason: str = "") -> Alias:
+    if version.asset_id != asset.pk:
+        raise InvalidInput(f"Version {version.ref} does not belong to {asset.ref}.")
+    _require_not_deleted(version)
+    current = Alias.objects.select_for_update().filter(asset=asset, name=name).first()
+    previous = current.version.version if current else None
+    alias = current or Alias(asset=asset, name=name)
+    alias.version, alias.updated_by = version, _user(actor)
+    _validate(alias, exclude=["asset", "version", "updated_by"])
+    alias.save()
+    record(actor, f"{asset.kind}.alias_moved", version=version, reason=reason,
+           details={"alias": name, "from": previous, "to": version.version})
+    return alias
+
+
+@transaction.atomic
+def remove_alias(actor: Actor, asset: Asset, name: str, reason: str = "") -> None:
+    alias = Alias.objects.select_for_update().filter(asset=asset, name=name).first()
+    if alias is None:
+        raise NotFound(f"{asset.ref} has no alias '{name}'.")
+    record(actor, f"{asset.kind}.alias_removed", version=alias.version, reason=reason,
+           details={"alias": name, "was": alias.version.version})
+    alias.delete()
+
+
+# --- deletion ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def schedule_deletion(actor: Actor, version: AssetVersion, reason: str) -> AssetVersion:
+    """Mark a version for deletion; a worker on the `deletions` queue removes the bytes.
+
+    The row changes first and the task is queued only after commit; a periodic sweep
+    re-queues anything the broker lost.
+    """
+    from modelyard.registry.tasks import delete_version_bytes
+
+    if not reason.strip():
+        raise InvalidInput("Say why the version is deleted (reason); it goes in the audit trail.")
+    locked = AssetVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+        return locked
+    protecting = list(locked.aliases.values_list("name", flat=True))
+    if protecting:
+        raise Conflict(
+            f"{version.ref} is behind alias(es) {', '.join(protecting)}; move them first."
+        )
+    locked.lifecycle_state = LifecycleState.DELETING
+    locked.lifecycle_changed_at = timezone.now()
+    locked.save(update_fields=["lifecycle_state", "lifecycle_changed_at"])
+    record(actor, f"{version.kind}.deletion_scheduled", version=locked, reason=reason)
+    transaction.on_commit(lambda: delete_version_bytes.delay(locked.pk))
+    return locked
+
+
+def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
+    """Remove every artifact's bytes, then tombstone the version. Safe to run twice."""
+    version = AssetVersion.objects.filter(
+        pk=version_id, lifecycle_state=LifecycleState.DELETING
+    ).first()
+    if version is None:  # already finished by another worker, or not scheduled
+        return 0
+    freed = sum(
+        storage.get_store(artifact.uri).delete(artifact.uri)
+        for artifact in version.artifacts.all()
+    )
+    with transaction.atomic():
+        claimed = AssetVersion.objects.filter(
+            pk=version_id, lifecycle_state=LifecycleState.DELETING
+        ).update(lifecycle_state=LifecycleState.DELETED, lifecycle_changed_at=timezone.now(),
+                 deleted_at=timezone.now(), bytes_reclaimed=freed)
+        if claimed:
+            record(actor, f"{version.kind}.deleted", version=version,
+                   details={"bytes_reclaimed": freed})
+    return freed if claimed else 0
+
+
+def _require_not_deleted(version: AssetVersion) -> None:
+    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+        raise Gone(f"{version.ref} is {version.lifecycle_state}; its bytes are gone or going.")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _user(actor: Actor) -> AbstractBaseUser | None:
+    if actor is None or isinstance(actor, str) or not actor.is_authenticated:
+        return None
+    return actor  # type: ignore[return-value]
+
+
+def _validate(instance: Asset | AssetVersion | Alias, exclude: list[str]) -> None:
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        message = "; ".join(f"{f}: {' '.join(m)}" for f, m in error.message_dict.items())
+        raise InvalidInput(message, fields=error.message_dict) from None

@@ -1,0 +1,117 @@
+"""The shared base: two teams with members, one outsider, and authenticated API clients.
+
+- team `red`: alice (owner), bob (member)
+- team `blue`: carol (owner)
+- mallory: signed in, on no team
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from modelyard.accounts.models import Role, Team
+from modelyard.accounts.services import create_team, set_membership
+from modelyard.accounts.tokens import create_token
+
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.s3"]
+
+
+class Api:
+    """A Django test client that signs requests with a bearer token and speaks JSON."""
+
+    def __init__(self, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = Client(headers=headers)
+
+    def _call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        call = getattr(self.client, method)
+        if body is not None:
+            kwargs.update(data=json.dumps(body), content_type="application/json")
+        return call(f"/api/v1{path}", **kwargs)
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.client.get(f"/api/v1{path}", params)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self._call("post", path, body, **kwargs)
+
+    def put(self, path: str, body: Any = None) -> Any:
+        return self._call("put", path, body)
+
+    def patch(self, path: str, body: Any = None) -> Any:
+        return self._call("patch", path, body)
+
+    def delete(self, path: str, **params: Any) -> Any:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return self.client.delete(f"/api/v1{path}" + (f"?{query}" if query else ""))
+
+    def upload(self, path: str, files: dict[str, bytes], metadata: dict[str, Any]) -> Any:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        uploads = [SimpleUploadedFile(name.rsplit("/", 1)[-1], data) for name, data in files.items()]
+        meta = {**metadata, "upload_names": list(files)}
+        return self.client.post(
+            f"/api/v1{path}", {"files": uploads, "metadata": json.dumps(meta)}
+        )
+
+
+@pytest.fixture
+def teams(db: None) -> dict[str, Any]:
+    users = {name: User.objects.create_user(name, f"{name}@example.com", "pw")
+             for name in ("alice", "bob", "carol", "mallory")}
+    red = create_team(None, "red", contact_email="red@example.com")
+    blue = create_team(None, "blue", contact_email="blue@example.com")
+    set_membership(None, red, users["alice"], Role.OWNER)
+    set_membership(None, red, users["bob"], Role.MEMBER)
+    set_membership(None, blue, users["carol"], Role.OWNER)
+    return {"red": red, "blue": blue, **users}
+
+
+def _api_for(user: User) -> Api:
+    return Api(create_token(user, "test")[1])
+
+
+@pytest.fixture
+def alice(teams: dict[str, Any]) -> Api:
+    return _api_for(teams["alice"])
+
+
+@pytest.fixture
+def bob(teams: dict[str, Any]) -> Api:
+    return _api_for(teams["bob"])
+
+
+@pytest.fixture
+def carol(teams: dict[str, Any]) -> Api:
+    return _api_for(teams["carol"])
+
+
+@pytest.fixture
+def mallory(teams: dict[str, Any]) -> Api:
+    return _api_for(teams["mallory"])
+
+
+@pytest.fixture
+def anonymous(db: None) -> Api:
+    return Api(None)
+
+
+@pytest.fixture
+def red(teams: dict[str, Any]) -> Team:
+    return teams["red"]
+
+
+@pytest.fixture
+def artifact_root(tmp_path: Path, settings: Any) -> Iterator[Path]:
+    """A fresh file:// artifact root per test."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    settings.ARTIFACT_ROOT = root.as_uri()
+    yield root

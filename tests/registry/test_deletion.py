@@ -1,0 +1,55 @@
+"""Deleting a version: owner only, with a reason, bytes removed by the worker, tombstone kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelyard.registry import services
+from modelyard.registry.models import AssetVersion, LifecycleState
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def churn_v1(alice, artifact_root: Path) -> None:
+    alice.post("/models", {"team": "red", "name": "churn"})
+    alice.upload("/models/red/churn/versions/upload", {"m.bin": b"x" * 500, "n.bin": b"y"}, {})
+
+
+def test_delete_removes_bytes_and_keeps_tombstone(
+    alice, churn_v1, artifact_root: Path, django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.delete("/models/red/churn/versions/1", reason="superseded")
+    assert response.status_code == 202
+    version = AssetVersion.objects.get()
+    assert version.lifecycle_state == LifecycleState.DELETED
+    assert version.bytes_reclaimed == 501
+    assert [p for p in artifact_root.rglob("*") if p.is_file()] == []
+    assert alice.get("/models/red/churn/versions/1/files").status_code == 410
+    assert alice.get("/audit", action="model.deleted").json()["items"][0]["details"] == {
+        "bytes_reclaimed": 501
+    }
+
+
+def test_delete_bytes_twice_is_harmless(alice, churn_v1) -> None:
+    version = AssetVersion.objects.get()
+    services.schedule_deletion("test", version, "twice")
+    assert services.delete_bytes(version.pk) == 501
+    assert services.delete_bytes(version.pk) == 0
+    assert AssetVersion.objects.get().bytes_reclaimed == 501
+
+
+def test_version_behind_alias_cannot_be_deleted(alice, churn_v1) -> None:
+    alice.put("/models/red/churn/aliases/production", {"version": 1})
+    response = alice.delete("/models/red/churn/versions/1", reason="oops")
+    assert response.status_code == 409
+    assert "production" in response.json()["message"]
+
+
+def test_delete_needs_a_reason(alice, churn_v1) -> None:
+    response = alice.delete("/models/red/churn/versions/1", reason="")
+    assert response.status_code == 400
+    assert "reason" in response.json()["message"]
