@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +54,19 @@ class Api:
     def upload(self, path: str, files: dict[str, bytes], metadata: dict[str, Any]) -> Any:
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        uploads = [SimpleUploadedFile(name.rsplit("/", 1)[-1], data) for name, data in files.items()]
+        uploads = [
+            SimpleUploadedFile(name.rsplit("/", 1)[-1], data) for name, data in files.items()
+        ]
         meta = {**metadata, "upload_names": list(files)}
-        return self.client.post(
-            f"/api/v1{path}", {"files": uploads, "metadata": json.dumps(meta)}
-        )
+        return self.client.post(f"/api/v1{path}", {"files": uploads, "metadata": json.dumps(meta)})
 
 
 @pytest.fixture
 def teams(db: None) -> dict[str, Any]:
-    users = {name: User.objects.create_user(name, f"{name}@example.com", "pw")
-             for name in ("alice", "bob", "carol", "mallory")}
+    users = {
+        name: User.objects.create_user(name, f"{name}@example.com", "pw")
+        for name in ("alice", "bob", "carol", "mallory")
+    }
     red = create_team(None, "red", contact_email="red@example.com")
     blue = create_team(None, "blue", contact_email="blue@example.com")
     set_membership(None, red, users["alice"], Role.OWNER)
@@ -109,9 +110,9 @@ def red(teams: dict[str, Any]) -> Team:
 
 
 @pytest.fixture
-def artifact_root(tmp_path: Path, settings: Any) -> Iterator[Path]:
+def artifact_root(tmp_path: Path, settings: Any) -> Path:
     """A fresh file:// artifact root per test."""
     root = tmp_path / "artifacts"
     root.mkdir()
     settings.ARTIFACT_ROOT = root.as_uri()
-    yield root
+    return root

@@ -14,7 +14,7 @@ os.environ.setdefault("MODELYARD_SECRET_KEY", "test-secret-key-not-for-productio
 # Access tracking must be deterministic in tests: flushed explicitly, never by a timer.
 os.environ.setdefault("MODELYARD_ACCESS_FLUSH_SECONDS", "3600")
 
-from modelyard.settings import *  # noqa: E402, F403
+from modelyard.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True

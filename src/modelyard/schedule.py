@@ -21,13 +21,20 @@ class PeriodicTask:
 
 def periodic_tasks() -> list[PeriodicTask]:
     tasks = [
-        PeriodicTask("Re-queue deletions the broker lost",
-                     "modelyard.registry.tasks.sweep_pending_deletions", 600),
+        PeriodicTask(
+            "Re-queue deletions the broker lost",
+            "modelyard.registry.tasks.sweep_pending_deletions",
+            600,
+        ),
     ]
     if settings.REDIS_URL:
-        tasks.append(PeriodicTask("Write access records from Redis to the database",
-                                  "modelyard.registry.tasks.flush_access",
-                                  settings.ACCESS_FLUSH_SECONDS))
+        tasks.append(
+            PeriodicTask(
+                "Write access records from Redis to the database",
+                "modelyard.registry.tasks.flush_access",
+                settings.ACCESS_FLUSH_SECONDS,
+            )
+        )
     return tasks
 
 
@@ -43,7 +50,8 @@ def ensure_schedule() -> int:
         interval, _ = IntervalSchedule.objects.get_or_create(
             every=max(1, round(entry.every_seconds)), period=IntervalSchedule.SECONDS
         )
-        BeatTask.objects.create(name=entry.name, task=entry.task, interval=interval,
-                                queue=entry.queue)
+        BeatTask.objects.create(
+            name=entry.name, task=entry.task, interval=interval, queue=entry.queue
+        )
         added += 1
     return added

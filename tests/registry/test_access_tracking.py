@@ -21,13 +21,18 @@ def versions(alice, artifact_root: Path) -> list[AssetVersion]:
     old = (timezone.now() - timedelta(days=40)).isoformat()
     alice.post("/models", {"team": "red", "name": "churn"})
     for _ in range(3):
-        alice.upload("/models/red/churn/versions/upload", {"m": b"x"},
-                     {"created_at": old, "last_accessed_at": old})
+        alice.upload(
+            "/models/red/churn/versions/upload",
+            {"m": b"x"},
+            {"created_at": old, "last_accessed_at": old},
+        )
     return list(AssetVersion.objects.order_by("version"))
 
 
 def updates_in(queries: CaptureQueriesContext) -> int:
-    return sum(1 for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE"))
+    return sum(
+        1 for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("UPDATE")
+    )
 
 
 def test_many_hits_become_one_statement_per_flush(versions) -> None:
@@ -66,7 +71,9 @@ def test_failed_flush_keeps_hits_for_next_time(versions) -> None:
 
 
 @pytest.mark.integration
-def test_redis_sink_merges_processes_and_drains_to_database(versions, clean_redis, settings) -> None:
+def test_redis_sink_merges_processes_and_drains_to_database(
+    versions, clean_redis, settings
+) -> None:
     settings.REDIS_URL = clean_redis
     replica_a = access.AccessTracker(access.RedisSink(clean_redis), interval=3600)
     replica_b = access.AccessTracker(access.RedisSink(clean_redis), interval=3600)
@@ -80,5 +87,7 @@ def test_redis_sink_merges_processes_and_drains_to_database(versions, clean_redi
         result = access.drain_redis_to_database()
     assert (result.versions, result.statements) == (2, 1)
     assert updates_in(queries) == 1
-    assert abs(AssetVersion.objects.get(pk=versions[0].pk).last_accessed_at.timestamp() - now) < 1e-3
+    assert (
+        abs(AssetVersion.objects.get(pk=versions[0].pk).last_accessed_at.timestamp() - now) < 1e-3
+    )
     assert access.drain_redis_to_database().versions == 0

@@ -34,13 +34,16 @@ def test_unknown_uri_scheme_is_400_listing_supported(alice, churn) -> None:
     assert response.status_code == 400
     message = response.json()["message"]
     assert "ftp" in message
-    assert "file" in message and "s3" in message
+    assert "file" in message
+    assert "s3" in message
     assert AssetVersion.objects.count() == 0
 
 
 def test_missing_object_is_400_and_no_version(alice, churn, tmp_path: Path) -> None:
     missing = (tmp_path / "nope.bin").as_uri()
-    response = alice.post("/models/red/churn/versions", {"artifacts": [{"name": "m", "uri": missing}]})
+    response = alice.post(
+        "/models/red/churn/versions", {"artifacts": [{"name": "m", "uri": missing}]}
+    )
     assert response.status_code == 400
     assert "nope.bin" in response.json()["message"]
     assert AssetVersion.objects.count() == 0
@@ -78,7 +81,8 @@ def test_bad_asset_name_is_400(alice) -> None:
 
 def test_lineage_to_missing_version_is_400(alice, churn) -> None:
     response = alice.upload(
-        "/models/red/churn/versions/upload", {"m.bin": b"x"},
+        "/models/red/churn/versions/upload",
+        {"m.bin": b"x"},
         {"lineage": [{"kind": "dataset", "ref": "red/ghost:1"}]},
     )
     assert response.status_code == 400
@@ -89,7 +93,8 @@ def test_lineage_to_missing_version_is_400(alice, churn) -> None:
 def test_failed_registration_removes_uploaded_bytes(alice, churn, artifact_root: Path) -> None:
     # The second artifact references a missing object, so the first upload must be undone.
     response = alice.upload(
-        "/models/red/churn/versions/upload", {"m.bin": b"x" * 100},
+        "/models/red/churn/versions/upload",
+        {"m.bin": b"x" * 100},
         {"artifacts": [{"name": "ref", "uri": "file:///definitely/missing"}]},
     )
     assert response.status_code == 400

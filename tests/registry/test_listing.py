@@ -16,8 +16,11 @@ def catalog(alice, carol, artifact_root: Path) -> None:
     old = (timezone.now() - timedelta(days=90)).isoformat()
     for name, tags in (("churn", {"domain": "crm"}), ("fraud", {"domain": "risk"})):
         alice.post("/models", {"team": "red", "name": name, "tags": tags})
-        alice.upload(f"/models/red/{name}/versions/upload", {"m": b"x"},
-                     {"created_at": old, "last_accessed_at": old, "tags": tags})
+        alice.upload(
+            f"/models/red/{name}/versions/upload",
+            {"m": b"x"},
+            {"created_at": old, "last_accessed_at": old, "tags": tags},
+        )
         alice.upload(f"/models/red/{name}/versions/upload", {"m": b"y"}, {})
     carol.post("/models", {"team": "blue", "name": "churn"})
     carol.upload("/models/blue/churn/versions/upload", {"m": b"z"}, {})
@@ -26,7 +29,8 @@ def catalog(alice, carol, artifact_root: Path) -> None:
 def test_filter_models_by_team_name_and_tag(alice, catalog) -> None:
     assert alice.get("/models").json()["count"] == 3
     assert [m["ref"] for m in alice.get("/models", team="red").json()["items"]] == [
-        "red/churn", "red/fraud"
+        "red/churn",
+        "red/fraud",
     ]
     assert alice.get("/models", name="chu").json()["count"] == 2
     assert [m["ref"] for m in alice.get("/models", tag="domain=risk").json()["items"]] == [
@@ -49,7 +53,7 @@ def test_pagination(alice, catalog) -> None:
     first = alice.get("/versions", limit=2, offset=0).json()
     second = alice.get("/versions", limit=2, offset=2).json()
     assert first["count"] == second["count"] == 5
-    assert len(first["items"]) == 2 and len(second["items"]) == 2
+    assert len(first["items"]) == len(second["items"]) == 2
     assert not {v["id"] for v in first["items"]} & {v["id"] for v in second["items"]}
 
 

@@ -59,6 +59,9 @@ def test_any_user_creates_a_team_and_owns_it(mallory) -> None:
     response = mallory.post("/teams", {"name": "green"})
     assert response.status_code == 201
     assert response.json()["members"][0] == {
-        "username": "mallory", "email": "mallory@example.com", "role": "owner", "active": True,
+        "username": "mallory",
+        "email": "mallory@example.com",
+        "role": "owner",
+        "active": True,
     }
     assert mallory.get("/me").json()["teams"] == {"green": "owner"}

@@ -68,11 +68,13 @@ def test_register_existing_file_uri_records_size_without_copy(
 
 def test_lineage_links_model_version_to_dataset_version(alice, artifact_root: Path) -> None:
     alice.post("/datasets", {"team": "red", "name": "customers"})
-    dataset = alice.upload("/datasets/red/customers/versions/upload", {"data.csv": b"a,b\n1,2\n"},
-                           {"flavor": "csv"}).json()
+    dataset = alice.upload(
+        "/datasets/red/customers/versions/upload", {"data.csv": b"a,b\n1,2\n"}, {"flavor": "csv"}
+    ).json()
     make_model(alice)
     model = alice.upload(
-        "/models/red/churn/versions/upload", {"m.bin": b"x"},
+        "/models/red/churn/versions/upload",
+        {"m.bin": b"x"},
         {"lineage": [{"kind": "dataset", "ref": "red/customers:1"}]},
     ).json()
     assert model["upstream"] == [
@@ -86,7 +88,8 @@ def test_lineage_links_model_version_to_dataset_version(alice, artifact_root: Pa
 def test_onboarding_keeps_historic_dates(alice, artifact_root: Path) -> None:
     make_model(alice)
     response = alice.upload(
-        "/models/red/churn/versions/upload", {"m.bin": b"x"},
+        "/models/red/churn/versions/upload",
+        {"m.bin": b"x"},
         {"created_at": "2025-01-01T00:00:00Z", "last_accessed_at": "2025-03-01T00:00:00Z"},
     )
     assert response.status_code == 201, response.content

@@ -87,6 +87,6 @@ def test_target_that_is_not_a_store_is_reported() -> None:
 
 
 def test_target_must_name_module_and_class() -> None:
-    with pytest.raises(ValueError, match="module.path:ClassName"):
+    with pytest.raises(ValueError, match=r"module\.path:ClassName"):
         register_scheme("bad", "just.a.module")
     assert "bad" not in supported_schemes()

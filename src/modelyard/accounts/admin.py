@@ -23,8 +23,15 @@ class TeamAdmin(admin.ModelAdmin[Team]):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "expires_at",
-                    "revoked_at"]
+    list_display = [
+        "name",
+        "user",
+        "prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__username"]
     fields = ["user", "name", "expires_at", "revoked_at", "prefix", "last_used_at"]

@@ -49,8 +49,8 @@ class MeOut(Schema):
 
 
 def team_body(team: Team) -> dict[str, Any]:
-    memberships = Membership.objects.filter(team=team).select_related("user").order_by(
-        "user__username"
+    memberships = (
+        Membership.objects.filter(team=team).select_related("user").order_by("user__username")
     )
     return {
         "name": team.name,
@@ -58,8 +58,12 @@ def team_body(team: Team) -> dict[str, Any]:
         "contact_email": team.contact_email,
         "created_at": team.created_at,
         "members": [
-            {"username": m.user.username, "email": m.user.email, "role": m.role,
-             "active": m.user.is_active}
+            {
+                "username": m.user.username,
+                "email": m.user.email,
+                "role": m.role,
+                "active": m.user.is_active,
+            }
             for m in memberships
         ],
     }
@@ -68,9 +72,14 @@ def team_body(team: Team) -> dict[str, Any]:
 @router.get("/me", response=MeOut, operation_id="me", tags=["me"])
 def me(request: HttpRequest) -> dict[str, Any]:
     user = request.user
-    teams = dict(Membership.objects.filter(user_id=user.pk).values_list("team__name", "role"))
-    return {"username": user.get_username(), "email": getattr(user, "email", ""),
-            "is_staff": getattr(user, "is_staff", False), "teams": teams}
+    memberships = Membership.objects.filter(user__username=user.get_username())
+    teams = dict(memberships.values_list("team__name", "role"))
+    return {
+        "username": user.get_username(),
+        "email": getattr(user, "email", ""),
+        "is_staff": getattr(user, "is_staff", False),
+        "teams": teams,
+    }
 
 
 @router.get("/teams", response=list[TeamOut], operation_id="list_teams")
@@ -82,8 +91,11 @@ def list_teams(request: HttpRequest) -> list[dict[str, Any]]:
 def create_team(request: HttpRequest, body: TeamIn) -> Status[dict[str, Any]]:
     """Any signed-in user may create a team; they become its first owner."""
     team = services.create_team(
-        request.user, body.name, display_name=body.display_name,
-        contact_email=body.contact_email, owner=request.user,  # type: ignore[arg-type]
+        request.user,
+        body.name,
+        display_name=body.display_name,
+        contact_email=body.contact_email,
+        owner=request.user,  # type: ignore[arg-type]
     )
     return Status(201, team_body(team))
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from modelyard.accounts.models import Membership, Role, Team
 from modelyard.lib.errors import Forbidden
 
-User = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
-def role_in(user: User, team: Team) -> str | None:
+def role_in(user: AnyUser, team: Team) -> str | None:
     if not user.is_authenticated:
         return None
     if getattr(user, "is_superuser", False):
@@ -19,7 +19,7 @@ def role_in(user: User, team: Team) -> str | None:
     return membership.role if membership else None
 
 
-def require_member(user: User, team: Team, doing: str) -> None:
+def require_member(user: AnyUser, team: Team, doing: str) -> None:
     if role_in(user, team) is None:
         raise Forbidden(
             f"You are not a member of team '{team.name}', so you cannot {doing}. "
@@ -27,7 +27,7 @@ def require_member(user: User, team: Team, doing: str) -> None:
         )
 
 
-def require_owner(user: User, team: Team, doing: str) -> None:
+def require_owner(user: AnyUser, team: Team, doing: str) -> None:
     if role_in(user, team) != Role.OWNER:
         raise Forbidden(
             f"Only owners of team '{team.name}' can {doing}. "

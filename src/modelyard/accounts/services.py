@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -11,7 +10,7 @@ from modelyard.accounts.models import Membership, Role, Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, InvalidInput, NotFound
 
-Actor = AbstractBaseUser | AnonymousUser | str | None
+Actor = User | AnonymousUser | str | None
 
 
 def get_team(name: str) -> Team:
@@ -21,17 +20,21 @@ def get_team(name: str) -> Team:
         raise NotFound(f"No team named '{name}'. List teams with `modelyard teams list`.") from None
 
 
-def get_user(username: str) -> AbstractBaseUser:
+def get_user(username: str) -> User:
     try:
-        return get_user_model().objects.get(username=username)
-    except get_user_model().DoesNotExist:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
         raise NotFound(f"No user named '{username}'.") from None
 
 
 @transaction.atomic
 def create_team(
-    actor: Actor, name: str, *, display_name: str = "", contact_email: str = "",
-    owner: AbstractBaseUser | None = None,
+    actor: Actor,
+    name: str,
+    *,
+    display_name: str = "",
+    contact_email: str = "",
+    owner: User | None = None,
 ) -> Team:
     team = Team(name=name, display_name=display_name, contact_email=contact_email)
     try:
@@ -50,13 +53,13 @@ def create_team(
 
 
 @transaction.atomic
-def set_membership(actor: Actor, team: Team, user: AbstractBaseUser, role: str) -> Membership:
+def set_membership(actor: Actor, team: Team, user: User, role: str) -> Membership:
     if role not in Role.values:
         raise InvalidInput(f"Unknown role '{role}'; use one of: {', '.join(Role.values)}.")
     return _add_member(actor, team, user, role)
 
 
-def _add_member(actor: Actor, team: Team, user: AbstractBaseUser, role: str) -> Membership:
+def _add_member(actor: Actor, team: Team, user: User, role: str) -> Membership:
     membership, created = Membership.objects.update_or_create(
         user=user, team=team, defaults={"role": role}
     )
@@ -66,7 +69,7 @@ def _add_member(actor: Actor, team: Team, user: AbstractBaseUser, role: str) -> 
 
 
 @transaction.atomic
-def remove_membership(actor: Actor, team: Team, user: AbstractBaseUser) -> None:
+def remove_membership(actor: Actor, team: Team, user: User) -> None:
     deleted, _ = Membership.objects.filter(team=team, user=user).delete()
     if not deleted:
         raise NotFound(f"'{user.get_username()}' is not a member of team '{team.name}'.")

@@ -6,13 +6,13 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
 
 from modelyard.accounts.models import ApiToken
 
-TOKEN_PREFIX = "my_"
+TOKEN_PREFIX = "my_"  # noqa: S105 - a public marker, not a secret
 
 
 def hash_token(raw: str) -> str:
@@ -20,7 +20,7 @@ def hash_token(raw: str) -> str:
 
 
 def create_token(
-    user: AbstractBaseUser, name: str, expires_at: datetime | None = None
+    user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """Return the stored token and the raw secret, which is shown once and never again."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -34,7 +34,7 @@ def create_token(
     return token, raw
 
 
-def user_for_token(raw: str) -> AbstractBaseUser | None:
+def user_for_token(raw: str) -> User | None:
     """The active user a valid, unexpired, unrevoked token belongs to, else None."""
     now = timezone.now()
     token = (

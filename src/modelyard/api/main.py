@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class BearerToken(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser | None:
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = user_for_token(token)
         if user is not None:
             request.user = user
@@ -46,9 +46,7 @@ for _kind, _plural in PLURAL.items():
     api.add_router(f"/{_plural}", build_kind_router(_kind))
 
 
-def error_response(
-    request: HttpRequest, status: int, message: str, **extra: Any
-) -> HttpResponse:
+def error_response(request: HttpRequest, status: int, message: str, **extra: Any) -> HttpResponse:
     return api.create_response(request, {"message": message, **extra}, status=status)
 
 
@@ -70,8 +68,10 @@ def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpRes
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
     return error_response(
-        request, 401, "Not signed in: send `Authorization: Bearer <token>`; "
-        "create a token with `modelyard token create USERNAME`."
+        request,
+        401,
+        "Not signed in: send `Authorization: Bearer <token>`; "
+        "create a token with `modelyard token create USERNAME`.",
     )
 
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 from modelyard.audit.models import AuditEvent
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
     from modelyard.accounts.models import Team
     from modelyard.registry.models import Asset, AssetVersion
 
 
-def actor_label(actor: AbstractBaseUser | AnonymousUser | str | None) -> str:
+def actor_label(actor: User | AnonymousUser | str | None) -> str:
     if actor is None:
         return "system"
     if isinstance(actor, str):
@@ -22,7 +22,7 @@ def actor_label(actor: AbstractBaseUser | AnonymousUser | str | None) -> str:
 
 
 def record(
-    actor: AbstractBaseUser | AnonymousUser | str | None,
+    actor: User | AnonymousUser | str | None,
     action: str,
     *,
     team: Team | None = None,

@@ -1,7 +1,491 @@
+"""Catalog commands: teams, models, datasets, featuresets and artifacts.
+
+They are HTTP clients of the REST API (through `modelyard.client`), so they behave the same
+against a laptop's `modelyard up` and a shared server. Tables and progress bars are for
+people; `--json` prints the API's own bodies for scripts, and progress goes to stderr so
+it never mixes with them.
+"""
+
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import click
+import rich.progress
+from rich.console import Console
+from rich.filesize import decimal
+from rich.table import Table
 
-def register(group: Any) -> None:
-    """Filled in by the catalog commands."""
+from modelyard.client import KINDS, Client, ClientError, Json, Progress, Upstream
+
+LABELS = {"model": "models", "dataset": "data sets", "featureset": "feature sets"}
+RELATIONS = {"trained_on": "trained-on", "evaluated_on": "evaluated-on",
+             "derived_from": "derived-from"}
+STATES = ("active", "noticed", "final_notice", "deleting", "deleted")
+_AGO = re.compile(r"^(\d+)([hdw])$")
+_AGO_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+class CatalogGroup(click.Group):
+    """Shows what the server or the client said as one line, with no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClientError as error:
+            raise click.ClickException(str(error)) from None
+
+
+# --- option types ------------------------------------------------------------------------
+
+
+class Moment(click.ParamType):
+    """An ISO 8601 time (UTC unless it says otherwise), or an age such as 30d, 12h or 2w."""
+
+    name = "ISO-TIME|AGE"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        ago = _AGO.match(text)
+        if ago:
+            return datetime.now(UTC) - timedelta(**{_AGO_UNITS[ago[2]]: int(ago[1])})
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither an ISO time (2024-05-01, 2024-05-01T12:00Z) nor "
+                      "an age (30d, 12h, 2w).", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _pairs(convert: Callable[[str, str], Any]) -> Callable[..., dict[str, Any]]:
+    """A callback turning repeated KEY=VALUE options into a dict, values run through convert."""
+
+    def callback(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[
+        str, Any
+    ]:
+        pairs: dict[str, Any] = {}
+        for item in values:
+            key, has_value, value = item.partition("=")
+            if not key or not has_value:
+                raise click.BadParameter(f"{item!r} is not KEY=VALUE.", ctx, param)
+            try:
+                pairs[key] = convert(key, value)
+            except ValueError as error:
+                raise click.BadParameter(str(error), ctx, param) from None
+        return pairs
+
+    return callback
+
+
+def _text(key: str, value: str) -> str:
+    return value
+
+
+def _number(key: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"metric {key}={value!r}: the value must be a number.") from None
+
+
+def _json_or_text(key: str, value: str) -> Any:
+    # Numbers, booleans and lists keep their type (C=1.0 is 1.0); anything else is text.
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _lineage(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[Upstream]:
+    relation = (param.name or "").removeprefix("lineage_")
+    links = []
+    for item in values:
+        kind, _, ref = item.partition(":")
+        if kind not in KINDS or not re.search(r":\d+$", ref):
+            raise click.BadParameter(
+                f"{item!r}: write KIND:TEAM/NAME:VERSION with KIND one of "
+                f"{', '.join(KINDS)}, e.g. dataset:red/customers:3.", ctx, param,
+            )
+        links.append(Upstream(kind, ref, relation))
+    return links
+
+
+def _signature(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    try:
+        text = Path(value[1:]).read_text() if value.startswith("@") else value
+        parsed = json.loads(text)
+    except OSError as error:
+        raise click.BadParameter(f"cannot read {value[1:]}: {error.strerror}.", ctx, param) from None
+    except ValueError as error:
+        raise click.BadParameter(f"not valid JSON ({error}).", ctx, param) from None
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("the signature must be a JSON object.", ctx, param)
+    return parsed
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+def _when(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "-"
+
+
+def _pairs_text(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in values.items()) or "-"
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
+    return table
+
+
+def _fields(rows: Sequence[tuple[str, Any]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for label, value in rows:
+        grid.add_row(label, str(value) if value not in (None, "") else "-")
+    return grid
+
+
+@contextmanager
+def _transfer(description: str) -> Iterator[Progress]:
+    """A bytes progress bar on stderr; silent when stderr is not a terminal (logs, pipes)."""
+    console = Console(stderr=True)
+    columns = (
+        rich.progress.TextColumn("{task.description}"), rich.progress.BarColumn(),
+        rich.progress.DownloadColumn(), rich.progress.TransferSpeedColumn(),
+        rich.progress.TimeRemainingColumn(),
+    )
+    with rich.progress.Progress(*columns, console=console,
+                                disable=not console.is_terminal) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+# --- teams -------------------------------------------------------------------------------
+
+
+@click.group(cls=CatalogGroup)
+def teams() -> None:
+    """Teams own assets: members register versions, owners move aliases and members."""
+
+
+@teams.command("list")
+@json_option
+def teams_list(as_json: bool) -> None:
+    """List every team."""
+    with Client() as client:
+        found = client.teams()
+    if as_json:
+        _print_json(found)
+        return
+    table = _table("TEAM", "DISPLAY NAME", "CONTACT", "OWNERS", "MEMBERS")
+    for team in found:
+        owners = [m["username"] for m in team["members"] if m["role"] == "owner"]
+        table.add_row(team["name"], team["display_name"], team["contact_email"],
+                      ", ".join(owners), str(len(team["members"])))
+    _console().print(table)
+
+
+@teams.command("show")
+@click.argument("team")
+@json_option
+def teams_show(team: str, as_json: bool) -> None:
+    """Show TEAM and its members."""
+    with Client() as client:
+        body = client.get_team(team)
+    if as_json:
+        _print_json(body)
+        return
+    _print_team(body)
+
+
+def _print_team(team: Json) -> None:
+    console = _console()
+    console.print(_fields([("Team", team["name"]), ("Display name", team["display_name"]),
+                           ("Contact", team["contact_email"]),
+                           ("Created", _when(team["created_at"]))]))
+    members = _table("USER", "ROLE", "EMAIL", "ACTIVE", title="Members")
+    for member in team["members"]:
+        members.add_row(member["username"], member["role"], member["email"],
+                        "yes" if member["active"] else "no")
+    console.print(members)
+
+
+@teams.command("create")
+@click.argument("name")
+@click.option("--display-name", default="", help="Human-friendly name.")
+@click.option("--contact-email", default="", help="Where lifecycle notices go.")
+def teams_create(name: str, display_name: str, contact_email: str) -> None:
+    """Create team NAME, with you as its first owner."""
+    with Client() as client:
+        client.create_team(name, display_name=display_name, contact_email=contact_email)
+    click.echo(f"Created team {name}; you are its owner.")
+
+
+@teams.command("add-member")
+@click.argument("team")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["member", "owner"]), default="member",
+              show_default=True, help="Owners may also move aliases and manage members.")
+def teams_add_member(team: str, username: str, role: str) -> None:
+    """Add USERNAME to TEAM, or change their role (team owners only)."""
+    with Client() as client:
+        client.set_member(team, username, role)
+    click.echo(f"{username} is now {'an owner' if role == 'owner' else 'a member'} of {team}.")
+
+
+@teams.command("remove-member")
+@click.argument("team")
+@click.argument("username")
+def teams_remove_member(team: str, username: str) -> None:
+    """Remove USERNAME from TEAM (team owners only)."""
+    with Client() as client:
+        client.remove_member(team, username)
+    click.echo(f"Removed {username} from {team}.")
+
+
+# --- models, datasets, featuresets -------------------------------------------------------
+
+
+def kind_group(kind: str) -> click.Group:
+    """One group per asset kind; the kinds share every command, as they share the API."""
+    group = CatalogGroup(KINDS[kind], help=f"Register, find and inspect {LABELS[kind]}.")
+    for build in (_register_command, _list_command, _show_command, _versions_command,
+                  _alias_command):
+        group.add_command(build(kind))
+    return group
+
+
+def _register_command(kind: str) -> click.Command:
+    @click.command("register")
+    @click.argument("ref")
+    @click.argument("paths_or_uris", metavar="PATH_OR_URI...", nargs=-1, required=True)
+    @click.option("--flavor", default="", help="Format of the bytes, e.g. sklearn, onnx, csv.")
+    @click.option("--description", default="")
+    @click.option("--metric", "metrics", multiple=True, metavar="KEY=NUMBER",
+                  callback=_pairs(_number), help="Repeatable, e.g. --metric auc=0.91.")
+    @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+                  callback=_pairs(_json_or_text), help="Repeatable; JSON values keep their type.")
+    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", callback=_pairs(_text),
+                  help="Repeatable, e.g. --tag stage=dev.")
+    @click.option("--trained-on", "lineage_trained_on", multiple=True, callback=_lineage,
+                  metavar="KIND:TEAM/NAME:V", help="Repeatable, e.g. dataset:red/customers:3.")
+    @click.option("--evaluated-on", "lineage_evaluated_on", multiple=True, callback=_lineage,
+                  metavar="KIND:TEAM/NAME:V", help="Repeatable.")
+    @click.option("--derived-from", "lineage_derived_from", multiple=True, callback=_lineage,
+                  metavar="KIND:TEAM/NAME:V", help="Repeatable.")
+    @click.option("--signature", callback=_signature, metavar="JSON|@FILE",
+                  help="Input/output schema as JSON, or @path to a JSON file.")
+    @click.option("--created-at", type=Moment(), help="When onboarding history; default now.")
+    @click.option("--last-accessed-at", type=Moment(), help="Last known use, for history.")
+    @json_option
+    def register(ref: str, paths_or_uris: tuple[str, ...], as_json: bool,
+                 **metadata: Any) -> None:
+        """Register a new version of REF (TEAM/NAME) from files, directories or URIs.
+
+        Local files and every file under a local directory are uploaded; URIs
+        (file://, s3://, ...) are registered where they are, without copying. The asset
+        is created on first registration.
+        """
+        lineage = [link for name in list(metadata) if name.startswith("lineage_")
+                   for link in metadata.pop(name)]
+        with Client() as client, _transfer(f"Uploading to {ref}") as progress:
+            version = client.register_version(kind, ref, paths_or_uris, lineage=lineage,
+                                              progress=progress, **metadata)
+        if as_json:
+            _print_json(version)
+            return
+        size = decimal(version["size_bytes"])
+        click.echo(f"Registered {version['ref']}: {len(version['artifacts'])} artifact(s), {size}.")
+
+    return register
+
+
+def _list_command(kind: str) -> click.Command:
+    @click.command("list")
+    @click.option("--team", help="Only this team's.")
+    @click.option("--name", help="Names containing this text.")
+    @click.option("--tag", metavar="KEY[=VALUE]", help="Tagged with KEY (and VALUE).")
+    @json_option
+    def list_assets(team: str | None, name: str | None, tag: str | None, as_json: bool) -> None:
+        """List the catalog's entries."""
+        with Client() as client:
+            assets = client.list_assets(kind, team=team, name=name, tag=tag)
+        if as_json:
+            _print_json(assets)
+            return
+        table = _table("REF", "LATEST", "ALIASES", "TAGS", "DESCRIPTION")
+        for asset in assets:
+            table.add_row(asset["ref"], str(asset["latest_version"]),
+                          _pairs_text(asset["aliases"]), _pairs_text(asset["tags"]),
+                          asset["description"])
+        _console().print(table)
+
+    list_assets.help = f"List {LABELS[kind]}, filtered by team, name or tag."
+    return list_assets
+
+
+def _show_command(kind: str) -> click.Command:
+    @click.command("show")
+    @click.argument("ref")
+    @json_option
+    def show(ref: str, as_json: bool) -> None:
+        """Show REF: TEAM/NAME with its aliases, or a version (TEAM/NAME:V, TEAM/NAME@ALIAS)
+        with its metrics, artifacts and lineage."""
+        names_version = ":" in ref or "@" in ref
+        with Client() as client:
+            body = client.get_version(kind, ref) if names_version else client.get_asset(kind, ref)
+        if as_json:
+            _print_json(body)
+        elif names_version:
+            _print_version(body)
+        else:
+            _print_asset(body)
+
+    return show
+
+
+def _print_asset(asset: Json) -> None:
+    console = _console()
+    console.print(_fields([
+        (LABELS[asset["kind"]].capitalize()[:-1], asset["ref"]),
+        ("Description", asset["description"]), ("Tags", _pairs_text(asset["tags"])),
+        ("Latest version", asset["latest_version"]), ("Created", _when(asset["created_at"])),
+    ]))
+    aliases = _table("ALIAS", "VERSION", title="Aliases")
+    for alias, version in sorted(asset["aliases"].items()):
+        aliases.add_row(alias, f"{asset['ref']}:{version}")
+    console.print(aliases if asset["aliases"] else "No aliases.")
+
+
+def _print_version(version: Json) -> None:
+    console = _console()
+    console.print(_fields([
+        ("Version", version["ref"]), ("State", version["lifecycle_state"]),
+        ("Aliases", ", ".join(version["aliases"])), ("Flavor", version["flavor"]),
+        ("Description", version["description"]), ("Tags", _pairs_text(version["tags"])),
+        ("Params", _pairs_text(version["params"])), ("Size", decimal(version["size_bytes"])),
+        ("Created", _when(version["created_at"])),
+        ("Last used", _when(version["last_accessed_at"])),
+        ("Registered by", version["created_by"]),
+    ]))
+    _print_metrics(console, version["metrics"])
+    _print_artifacts(console, version["artifacts"])
+    _print_lineage(console, version)
+
+
+def _print_metrics(console: Console, metrics: Mapping[str, float]) -> None:
+    table = _table("METRIC", "VALUE", title="Metrics")
+    for name, value in sorted(metrics.items()):
+        table.add_row(name, f"{value:g}")
+    if metrics:
+        console.print(table)
+
+
+def _print_artifacts(console: Console, artifacts: Sequence[Json]) -> None:
+    table = _table("ARTIFACT", "SIZE", "STORED", "URI", title="Artifacts")
+    for artifact in artifacts:
+        stored = "uploaded" if artifact["uploaded"] else "referenced"
+        table.add_row(artifact["name"], decimal(artifact["size_bytes"]), stored, artifact["uri"])
+    console.print(table)
+
+
+def _print_lineage(console: Console, version: Json) -> None:
+    table = _table("DIRECTION", "KIND", "REF", "RELATION", title="Lineage")
+    for direction in ("upstream", "downstream"):
+        for edge in version[direction]:
+            table.add_row(direction, edge["kind"], edge["ref"], edge["relation"])
+    if version["upstream"] or version["downstream"]:
+        console.print(table)
+
+
+def _versions_command(kind: str) -> click.Command:
+    @click.command("versions")
+    @click.argument("ref")
+    @click.option("--stale-since", type=Moment(), help="Unused since: ISO time or age (30d).")
+    @click.option("--state", type=click.Choice(STATES), help="Lifecycle state.")
+    @json_option
+    def versions(ref: str, stale_since: datetime | None, state: str | None,
+                 as_json: bool) -> None:
+        """List the versions of REF (TEAM/NAME), newest first."""
+        with Client() as client:
+            found = client.list_versions(kind, ref, stale_since=stale_since, state=state)
+        if as_json:
+            _print_json(found)
+            return
+        table = _table("VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED")
+        for version in found:
+            table.add_row(str(version["version"]), version["lifecycle_state"], version["flavor"],
+                          _pairs_text(version["metrics"]), decimal(version["size_bytes"]),
+                          _when(version["created_at"]), _when(version["last_accessed_at"]))
+        _console().print(table)
+
+    return versions
+
+
+def _alias_command(kind: str) -> click.Command:
+    @click.command("alias")
+    @click.argument("ref")
+    @click.argument("alias")
+    @click.argument("version", type=click.IntRange(min=1))
+    @click.option("--reason", default="", help="Why; kept in the audit trail.")
+    def alias(ref: str, alias: str, version: int, reason: str) -> None:
+        """Point ALIAS of REF (TEAM/NAME) at VERSION, e.g. `alias red/churn production 3`
+        (team owners only)."""
+        with Client() as client:
+            client.set_alias(kind, ref, alias, version, reason=reason)
+        click.echo(f"{ref}@{alias} now points at {ref}:{version}.")
+
+    return alias
+
+
+# --- artifacts ---------------------------------------------------------------------------
+
+
+@click.group(cls=CatalogGroup)
+def artifacts() -> None:
+    """The bytes of a version."""
+
+
+@artifacts.command("download")
+@click.argument("ref")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(list(KINDS)), default="model", show_default=True)
+def artifacts_download(ref: str, dest: Path, kind: str) -> None:
+    """Download every file of REF (TEAM/NAME:V, TEAM/NAME@ALIAS or TEAM/NAME for the
+    latest) into DEST, keeping their paths."""
+    with Client() as client, _transfer(f"Downloading {ref}") as progress:
+        paths = client.download(kind, ref, dest, progress=progress)
+    size = decimal(sum(path.stat().st_size for path in paths))
+    click.echo(f"Downloaded {len(paths)} file(s), {size}, of {ref} into {dest}.")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(teams)
+    for kind in KINDS:
+        group.add_command(kind_group(kind))
+    group.add_command(artifacts)

@@ -21,24 +21,60 @@ def django_setup() -> None:
 
 def exec_command(argv: list[str]) -> None:
     """Replace this process, so signals and exit codes belong to the real server."""
-    os.execvp(argv[0], argv)
+    os.execvp(argv[0], argv)  # noqa: S606 - argv is built here, never from a shell string
 
 
 def server_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "modelyard.wsgi:application",
-            "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--access-logfile", "-", "--timeout", "600"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "modelyard.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+        "--timeout",
+        "600",
+    ]
 
 
 def worker_argv(queues: str, concurrency: int) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "modelyard.celery", "worker",
-            "--queues", queues, "--concurrency", str(concurrency), "--loglevel", "INFO",
-            "--without-gossip", "--without-mingle"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "modelyard.celery",
+        "worker",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
 
 
 def beat_argv() -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "modelyard.celery", "beat",
-            "--loglevel", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "modelyard.celery",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--scheduler",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+    ]
 
 
 @click.command()
@@ -102,7 +138,9 @@ def token_create(username: str, name: str, expires_days: int | None, save: bool)
     try:
         user = get_user(username)
     except ModelyardError as error:
-        raise click.ClickException(f"{error.message} Create it with `modelyard users create`.")
+        raise click.ClickException(
+            f"{error.message} Create it with `modelyard users create`."
+        ) from None
     expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
     _, raw = create_token(user, name, expires)
     if save:

@@ -70,8 +70,14 @@ for _proxy in (Model, Dataset, FeatureSet):
 
 @admin.register(AssetVersion)
 class AssetVersionAdmin(admin.ModelAdmin[AssetVersion]):
-    list_display = ["__str__", "kind", "flavor", "created_at", "last_accessed_at",
-                    "lifecycle_state"]
+    list_display = [
+        "__str__",
+        "kind",
+        "flavor",
+        "created_at",
+        "last_accessed_at",
+        "lifecycle_state",
+    ]
     list_filter = ["kind", "lifecycle_state", "asset__team"]
     search_fields = ["asset__name", "asset__team__name", "description"]
     date_hierarchy = "last_accessed_at"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db.models import Model, QuerySet
 from django.db.models.fields.json import KeyTransform
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ValidationError
@@ -80,7 +80,7 @@ class VersionPage(Schema):
     offset: int
 
 
-def filter_tag(queryset: QuerySet[T], tag: str) -> QuerySet[T]:
+def filter_tag(queryset: QuerySet[T, T], tag: str) -> QuerySet[T, T]:
     """`key=value` matches that value, a bare `key` matches any value.
 
     A key transform rather than JSON containment, which SQLite lacks.
@@ -88,12 +88,14 @@ def filter_tag(queryset: QuerySet[T], tag: str) -> QuerySet[T]:
     key, has_value, value = tag.partition("=")
     if not has_value:
         return queryset.filter(tags__has_key=key)
-    return queryset.alias(tag_value=KeyTransform(key, "tags")).filter(tag_value=value)
+    # django-stubs types alias() as returning QuerySet[Model]; it keeps the row type.
+    tagged = cast(QuerySet[T, T], queryset.alias(tag_value=KeyTransform(key, "tags")))
+    return tagged.filter(tag_value=value)
 
 
-def filter_versions(queryset: QuerySet[AssetVersion], filters: VersionFilters) -> QuerySet[
-    AssetVersion
-]:
+def filter_versions(
+    queryset: QuerySet[AssetVersion], filters: VersionFilters
+) -> QuerySet[AssetVersion]:
     if filters.team:
         queryset = queryset.filter(asset__team__name=filters.team)
     if filters.state:
@@ -139,9 +141,9 @@ def build_kind_router(kind: Kind) -> Router:
         return asset_body(services.get_asset(kind, team, name))
 
     @router.patch("/{team}/{name}", response=AssetOut, operation_id=op("update"))
-    def update_asset(request: HttpRequest, team: str, name: str, body: AssetPatch) -> dict[
-        str, Any
-    ]:
+    def update_asset(
+        request: HttpRequest, team: str, name: str, body: AssetPatch
+    ) -> dict[str, Any]:
         asset = _writable_asset(request, kind, team, name)
         services.update_asset(
             request.user, asset, description=body.description, tags=body.tags, reason=body.reason
@@ -150,7 +152,10 @@ def build_kind_router(kind: Kind) -> Router:
 
     @router.get("/{team}/{name}/versions", response=VersionPage, operation_id=op("versions"))
     def list_versions(
-        request: HttpRequest, team: str, name: str, filters: Query[VersionFilters],
+        request: HttpRequest,
+        team: str,
+        name: str,
+        filters: Query[VersionFilters],
         params: Query[PageParams],
     ) -> dict[str, Any]:
         asset = services.get_asset(kind, team, name)
@@ -170,7 +175,10 @@ def build_kind_router(kind: Kind) -> Router:
         "/{team}/{name}/versions/upload", response={201: VersionOut}, operation_id=op("upload")
     )
     def upload_version(
-        request: HttpRequest, team: str, name: str, files: File[list[UploadedFile]],
+        request: HttpRequest,
+        team: str,
+        name: str,
+        files: File[list[UploadedFile]],
         metadata: Form[str] = "{}",
     ) -> Status[dict[str, Any]]:
         asset = _writable_asset(request, kind, team, name)
@@ -193,13 +201,17 @@ def build_kind_router(kind: Kind) -> Router:
         asset = _writable_asset(request, kind, team, name)
         version = services.get_version(asset, number)
         services.update_version(
-            request.user, version, description=body.description, tags=body.tags,
+            request.user,
+            version,
+            description=body.description,
+            tags=body.tags,
             reason=body.reason,
         )
         return version_body(version)
 
     @router.delete(
-        "/{team}/{name}/versions/{number}", response={202: DeletionOut},
+        "/{team}/{name}/versions/{number}",
+        response={202: DeletionOut},
         operation_id=op("delete_version"),
     )
     def delete_version(
@@ -213,23 +225,27 @@ def build_kind_router(kind: Kind) -> Router:
         return Status(202, {"ref": version.ref, "lifecycle_state": version.lifecycle_state})
 
     @router.get(
-        "/{team}/{name}/versions/{number}/files", response=list[FileOut],
+        "/{team}/{name}/versions/{number}/files",
+        response=list[FileOut],
         operation_id=op("files"),
     )
-    def version_files(request: HttpRequest, team: str, name: str, number: int) -> list[
-        dict[str, Any]
-    ]:
+    def version_files(
+        request: HttpRequest, team: str, name: str, number: int
+    ) -> list[dict[str, Any]]:
         version = _readable_version(kind, team, name, number)
-        return [{"path": f.path, "size_bytes": f.size, "checksum": f.checksum}
-                for f in list_files(version)]
+        return [
+            {"path": f.path, "size_bytes": f.size, "checksum": f.checksum}
+            for f in list_files(version)
+        ]
 
     @router.get(
-        "/{team}/{name}/versions/{number}/files/{path:path}", operation_id=op("download"),
+        "/{team}/{name}/versions/{number}/files/{path:path}",
+        operation_id=op("download"),
         response={200: None},
     )
     def download_file(
         request: HttpRequest, team: str, name: str, number: int, path: str
-    ) -> HttpResponse:
+    ) -> StreamingHttpResponse:
         version = _readable_version(kind, team, name, number)
         size, chunks = open_file(version, path)
         record_access(version.pk)
@@ -249,8 +265,10 @@ def build_kind_router(kind: Kind) -> Router:
     @router.get("/{team}/{name}/aliases", response=list[AliasOut], operation_id=op("aliases"))
     def list_aliases(request: HttpRequest, team: str, name: str) -> list[dict[str, Any]]:
         asset = services.get_asset(kind, team, name)
-        return [_alias_body(a.name, a.version.version, a.updated_at)
-                for a in asset.aliases.select_related("version").order_by("name")]
+        return [
+            _alias_body(a.name, a.version.version, a.updated_at)
+            for a in asset.aliases.select_related("version").order_by("name")
+        ]
 
     @router.get(
         "/{team}/{name}/aliases/{alias}", response=VersionOut, operation_id=op("resolve_alias")
@@ -260,9 +278,9 @@ def build_kind_router(kind: Kind) -> Router:
         return version_body(services.resolve_alias(asset, alias))
 
     @router.put("/{team}/{name}/aliases/{alias}", response=AliasOut, operation_id=op("set_alias"))
-    def set_alias(request: HttpRequest, team: str, name: str, alias: str, body: AliasIn) -> dict[
-        str, Any
-    ]:
+    def set_alias(
+        request: HttpRequest, team: str, name: str, alias: str, body: AliasIn
+    ) -> dict[str, Any]:
         asset = services.get_asset(kind, team, name)
         require_owner(request.user, asset.team, f"move aliases of {asset.ref}")
         version = services.get_version(asset, body.version)
@@ -288,7 +306,9 @@ versions_router = Router(tags=["versions"])
 
 @versions_router.get("", response=VersionPage, operation_id="list_all_versions")
 def list_all_versions(
-    request: HttpRequest, filters: Query[VersionFilters], params: Query[PageParams],
+    request: HttpRequest,
+    filters: Query[VersionFilters],
+    params: Query[PageParams],
     kind: Kind | None = None,
 ) -> dict[str, Any]:
     """Versions of every asset, e.g. everything of a team unused since a date."""
@@ -314,8 +334,13 @@ def _readable_version(kind: Kind, team: str, name: str, number: int) -> AssetVer
 
 def _spec(body: VersionMetadata) -> services.VersionSpec:
     return services.VersionSpec(
-        description=body.description, flavor=body.flavor, signature=body.signature,
-        metrics=body.metrics, params=body.params, tags=body.tags, created_at=body.created_at,
+        description=body.description,
+        flavor=body.flavor,
+        signature=body.signature,
+        metrics=body.metrics,
+        params=body.params,
+        tags=body.tags,
+        created_at=body.created_at,
         last_accessed_at=body.last_accessed_at,
         lineage=[(_upstream(item.kind, item.ref), item.relation) for item in body.lineage],
     )
@@ -323,7 +348,9 @@ def _spec(body: VersionMetadata) -> services.VersionSpec:
 
 def _upstream(kind: str, ref_text: str) -> AssetVersion:
     if kind not in Kind.values:
-        raise InvalidInput(f"Lineage kind '{kind}' is unknown; use one of: {', '.join(Kind.values)}.")
+        raise InvalidInput(
+            f"Lineage kind '{kind}' is unknown; use one of: {', '.join(Kind.values)}."
+        )
     ref = parse_ref(ref_text)
     if ref.version is None:
         raise InvalidInput(f"Lineage reference '{ref_text}' needs a version: TEAM/NAME:VERSION.")
@@ -337,7 +364,9 @@ def _parse_upload_metadata(text: str) -> UploadMetadata:
     try:
         return UploadMetadata.model_validate(json.loads(text or "{}"))
     except json.JSONDecodeError as error:
-        raise Unprocessable(f"metadata: not valid JSON ({error.msg} at position {error.pos}).")
+        raise Unprocessable(
+            f"metadata: not valid JSON ({error.msg} at position {error.pos})."
+        ) from None
     except ValidationError as error:
         problems = [f"metadata.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
         raise Unprocessable("; ".join(problems), errors=problems) from None
@@ -358,4 +387,3 @@ def _upload_sources(
 
 def _alias_body(name: str, version: int, updated_at: datetime) -> dict[str, Any]:
     return {"name": name, "version": version, "updated_at": updated_at}
-

@@ -14,7 +14,7 @@ from typing import Any
 
 import joblib
 import numpy as np
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,7 +36,7 @@ class Trained:
     days_unused: int
 
 
-def seed_demo(owner: AbstractBaseUser) -> bool:
+def seed_demo(owner: User) -> bool:
     """Seed once; return False when the catalog already has anything in it."""
     if Asset.objects.exists():
         return False
@@ -54,10 +54,15 @@ def seed_demo(owner: AbstractBaseUser) -> bool:
     return True
 
 
-def _team(owner: AbstractBaseUser) -> Team:
+def _team(owner: User) -> Team:
     with transaction.atomic():
-        return create_team(owner, TEAM, display_name="Demo team",
-                           contact_email="demo-team@example.com", owner=owner)
+        return create_team(
+            owner,
+            TEAM,
+            display_name="Demo team",
+            contact_email="demo-team@example.com",
+            owner=owner,
+        )
 
 
 def _csv(features: np.ndarray[Any, Any], header: list[str]) -> bytes:
@@ -70,14 +75,21 @@ def _days_ago(days: int) -> Any:
     return timezone.now() - timedelta(days=days)
 
 
-def _dataset(owner: AbstractBaseUser, team: Team, data: Any) -> AssetVersion:
+def _dataset(owner: User, team: Team, data: Any) -> AssetVersion:
     columns = [*data.feature_names, "target"]
     rows = np.column_stack([data.data, data.target])
-    asset = services.create_asset(owner, Kind.DATASET, team, DATASET,
-                                  description="Wisconsin breast cancer (scikit-learn)",
-                                  tags={"source": "sklearn"})
+    asset = services.create_asset(
+        owner,
+        Kind.DATASET,
+        team,
+        DATASET,
+        description="Wisconsin breast cancer (scikit-learn)",
+        tags={"source": "sklearn"},
+    )
     spec = services.VersionSpec(
-        flavor="csv", created_at=_days_ago(70), last_accessed_at=_days_ago(70),
+        flavor="csv",
+        created_at=_days_ago(70),
+        last_accessed_at=_days_ago(70),
         signature={"columns": [{"name": c, "type": "double"} for c in columns]},
         metrics={"rows": float(len(rows))},
     )
@@ -85,13 +97,15 @@ def _dataset(owner: AbstractBaseUser, team: Team, data: Any) -> AssetVersion:
 
 
 def _feature_set(
-    owner: AbstractBaseUser, team: Team, data: Any, dataset: AssetVersion
+    owner: User, team: Team, data: Any, dataset: AssetVersion
 ) -> AssetVersion:
     standardized = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
-    asset = services.create_asset(owner, Kind.FEATURE_SET, team, FEATURE_SET,
-                                  description="Standardized tumour measurements")
+    asset = services.create_asset(
+        owner, Kind.FEATURE_SET, team, FEATURE_SET, description="Standardized tumour measurements"
+    )
     spec = services.VersionSpec(
-        flavor="csv", lineage=[(dataset, "derived_from")],
+        flavor="csv",
+        lineage=[(dataset, "derived_from")],
         signature={"columns": [{"name": c, "type": "double"} for c in data.feature_names]},
     )
     payload = _csv(standardized, list(data.feature_names))
@@ -99,7 +113,7 @@ def _feature_set(
 
 
 def _models(
-    owner: AbstractBaseUser, team: Team, data: Any, upstream: list[AssetVersion]
+    owner: User, team: Team, data: Any, upstream: list[AssetVersion]
 ) -> list[AssetVersion]:
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -109,14 +123,22 @@ def _models(
 
     split = train_test_split(data.data, data.target, test_size=0.25, random_state=0)
     candidates = [
-        Trained("logistic-regression",
-                make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), 65),
+        Trained(
+            "logistic-regression",
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)),
+            65,
+        ),
         Trained("random-forest", RandomForestClassifier(n_estimators=50, random_state=0), 40),
         Trained("gradient-boosting", GradientBoostingClassifier(random_state=0), 0),
     ]
-    asset = services.create_asset(owner, Kind.MODEL, team, MODEL,
-                                  description="Predicts malignant vs benign tumours",
-                                  tags={"task": "classification"})
+    asset = services.create_asset(
+        owner,
+        Kind.MODEL,
+        team,
+        MODEL,
+        description="Predicts malignant vs benign tumours",
+        tags={"task": "classification"},
+    )
     signature = {
         "inputs": [{"name": n, "type": "double"} for n in data.feature_names],
         "outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}],
@@ -125,28 +147,39 @@ def _models(
 
 
 def _model_version(
-    owner: AbstractBaseUser, asset: Asset, trained: Trained, split: list[Any],
-    signature: dict[str, Any], upstream: list[AssetVersion],
+    owner: User,
+    asset: Asset,
+    trained: Trained,
+    split: list[Any],
+    signature: dict[str, Any],
+    upstream: list[AssetVersion],
 ) -> AssetVersion:
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     x_train, x_test, y_train, y_test = split
     estimator = trained.estimator.fit(x_train, y_train)
     probability = estimator.predict_proba(x_test)[:, 1]
-    metrics = {"roc_auc": round(float(roc_auc_score(y_test, probability)), 4),
-               "accuracy": round(float(accuracy_score(y_test, estimator.predict(x_test))), 4)}
+    metrics = {
+        "roc_auc": round(float(roc_auc_score(y_test, probability)), 4),
+        "accuracy": round(float(accuracy_score(y_test, estimator.predict(x_test))), 4),
+    }
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
     when = _days_ago(trained.days_unused)
     spec = services.VersionSpec(
-        description=trained.name, flavor="sklearn", signature=signature, metrics=metrics,
-        params={"estimator": trained.name}, created_at=when, last_accessed_at=when,
+        description=trained.name,
+        flavor="sklearn",
+        signature=signature,
+        metrics=metrics,
+        params={"estimator": trained.name},
+        created_at=when,
+        last_accessed_at=when,
         lineage=[(version, "trained_on") for version in upstream],
     )
-    return services.register_version(owner, asset, spec, [_bytes("model.joblib", buffer.getvalue())])
+    return services.register_version(
+        owner, asset, spec, [_bytes("model.joblib", buffer.getvalue())]
+    )
 
 
 def _bytes(name: str, payload: bytes) -> services.ArtifactSource:
     return services.ArtifactSource(name=name, stream=io.BytesIO(payload), size=len(payload))
-
-

@@ -110,7 +110,7 @@ class AssetVersion(models.Model):
     flavor = models.CharField(
         max_length=64,
         blank=True,
-        help_text="Models: framework/flavor (sklearn, onnx, mlflow…). Data: format (parquet, csv…).",
+        help_text="Models: framework/flavor (sklearn, onnx, mlflow…). Data: format (parquet…).",
     )
     signature = models.JSONField(
         default=dict, blank=True, help_text="Models: inputs/outputs. Data: column schema."
@@ -232,10 +232,7 @@ class Alias(models.Model):
 
     class Meta:
         verbose_name_plural = "aliases"
-        constraints = [
-            models.UniqueConstraint(fields=["asset", "name"], name="alias_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["asset", "name"], name="alias_unique_name")]
 
     def __str__(self) -> str:
         return f"{self.asset}@{self.name}"
-

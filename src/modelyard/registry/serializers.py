@@ -78,9 +78,11 @@ def version_body(version: AssetVersion) -> dict[str, Any]:
         "deleted_at": version.deleted_at,
         "bytes_reclaimed": version.bytes_reclaimed,
         "aliases": list(version.aliases.values_list("name", flat=True)),
-        "artifacts": list(version.artifacts.values(
-            "id", "name", "uri", "size_bytes", "checksum", "is_prefix", "uploaded"
-        )),
+        "artifacts": list(
+            version.artifacts.values(
+                "id", "name", "uri", "size_bytes", "checksum", "is_prefix", "uploaded"
+            )
+        ),
         "upstream": [_edge(edge.upstream, edge.relation) for edge in _edges(version, "upstream")],
         "downstream": [
             _edge(edge.downstream, edge.relation) for edge in _edges(version, "downstream")

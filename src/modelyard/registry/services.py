@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,7 +31,7 @@ from modelyard.registry.models import (
     LineageEdge,
 )
 
-Actor = AbstractBaseUser | AnonymousUser | str | None
+Actor = User | AnonymousUser | str | None
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ArtifactSource:
 
     name: str
     uri: str | None = None
-    stream: IO[bytes] | None = None
+    stream: BinaryIO | None = None
     size: int | None = None
     progress: storage.ProgressCallback | None = None
 
@@ -70,9 +70,11 @@ class _StoredArtifact:
 
 
 def get_asset(kind: str, team_name: str, name: str) -> Asset:
-    asset = Asset.objects.select_related("team").filter(
-        kind=kind, team__name=team_name, name=name
-    ).first()
+    asset = (
+        Asset.objects.select_related("team")
+        .filter(kind=kind, team__name=team_name, name=name)
+        .first()
+    )
     if asset is None:
         label = Kind(kind).label.lower()
         raise NotFound(f"No {label} named '{team_name}/{name}'.")
@@ -87,9 +89,9 @@ def get_version(asset: Asset, number: int) -> AssetVersion:
 
 
 def resolve_alias(asset: Asset, alias: str) -> AssetVersion:
-    found = Alias.objects.select_related("version__asset__team").filter(
-        asset=asset, name=alias
-    ).first()
+    found = (
+        Alias.objects.select_related("version__asset__team").filter(asset=asset, name=alias).first()
+    )
     if found is None:
         raise NotFound(f"{asset.ref} has no alias '{alias}'.")
     return found.version
@@ -100,11 +102,22 @@ def resolve_alias(asset: Asset, alias: str) -> AssetVersion:
 
 @transaction.atomic
 def create_asset(
-    actor: Actor, kind: str, team: Team, name: str, *, description: str = "",
+    actor: Actor,
+    kind: str,
+    team: Team,
+    name: str,
+    *,
+    description: str = "",
     tags: dict[str, str] | None = None,
 ) -> Asset:
-    asset = Asset(kind=kind, team=team, name=name, description=description, tags=tags or {},
-                  created_by=_user(actor))
+    asset = Asset(
+        kind=kind,
+        team=team,
+        name=name,
+        description=description,
+        tags=tags or {},
+        created_by=_user(actor),
+    )
     _validate(asset, exclude=["team", "created_by"])
     existing = Asset.objects.filter(kind=kind, team=team, name=name).first()
     if existing is not None:
@@ -130,8 +143,12 @@ def _duplicate(existing: Asset) -> Conflict:
 
 @transaction.atomic
 def update_asset(
-    actor: Actor, asset: Asset, *, description: str | None = None,
-    tags: dict[str, str] | None = None, reason: str = "",
+    actor: Actor,
+    asset: Asset,
+    *,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    reason: str = "",
 ) -> Asset:
     changes = _apply_changes(asset, description=description, tags=tags)
     if changes:
@@ -181,7 +198,12 @@ def _check_sources(sources: Sequence[ArtifactSource]) -> None:
 
 def _check_artifact_name(name: str) -> None:
     parts = name.split("/")
-    if not name or len(name) > 200 or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    if (
+        not name
+        or len(name) > 200
+        or name.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+    ):
         raise InvalidInput(
             f"Artifact name {name!r} must be a relative path of at most 200 characters "
             "without '.' or '..' parts, e.g. 'model.joblib' or 'model/MLmodel'."
@@ -202,7 +224,9 @@ def _check_lineage(lineage: Iterable[tuple[AssetVersion, str]]) -> None:
 def _store(source: ArtifactSource, prefix: str) -> _StoredArtifact:
     try:
         if source.uri is not None:
-            return _StoredArtifact(source.name, storage.get_store(source.uri).stat(source.uri), False)
+            return _StoredArtifact(
+                source.name, storage.get_store(source.uri).stat(source.uri), False
+            )
         assert source.stream is not None
         target = storage.join_uri(prefix, source.name)
         info = storage.get_store(target).put(
@@ -231,19 +255,31 @@ def _create_version_rows(
     asset.latest_version = locked.latest_version
     version = _new_version(actor, asset, spec)
     Artifact.objects.bulk_create(
-        Artifact(version=version, name=item.name, uri=item.info.uri, size_bytes=item.info.size,
-                 checksum=item.info.checksum, is_prefix=item.info.is_prefix,
-                 uploaded=item.uploaded)
+        Artifact(
+            version=version,
+            name=item.name,
+            uri=item.info.uri,
+            size_bytes=item.info.size,
+            checksum=item.info.checksum,
+            is_prefix=item.info.is_prefix,
+            uploaded=item.uploaded,
+        )
         for item in stored
     )
     LineageEdge.objects.bulk_create(
         LineageEdge(downstream=version, upstream=upstream, relation=relation)
         for upstream, relation in spec.lineage
     )
-    record(actor, f"{asset.kind}.version_registered", version=version, details={
-        "version": version.version, "artifacts": [item.info.uri for item in stored],
-        "bytes": sum(item.info.size for item in stored),
-    })
+    record(
+        actor,
+        f"{asset.kind}.version_registered",
+        version=version,
+        details={
+            "version": version.version,
+            "artifacts": [item.info.uri for item in stored],
+            "bytes": sum(item.info.size for item in stored),
+        },
+    )
     return version
 
 
@@ -256,10 +292,19 @@ def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:
     if last_accessed_at < created_at:
         raise InvalidInput("last_accessed_at cannot be earlier than created_at.")
     version = AssetVersion(
-        asset=asset, kind=asset.kind, version=asset.latest_version, description=spec.description,
-        flavor=spec.flavor, signature=spec.signature, metrics=spec.metrics, params=spec.params,
-        tags=spec.tags, created_at=created_at, last_accessed_at=last_accessed_at,
-        lifecycle_changed_at=now, created_by=_user(actor),
+        asset=asset,
+        kind=asset.kind,
+        version=asset.latest_version,
+        description=spec.description,
+        flavor=spec.flavor,
+        signature=spec.signature,
+        metrics=spec.metrics,
+        params=spec.params,
+        tags=spec.tags,
+        created_at=created_at,
+        last_accessed_at=last_accessed_at,
+        lifecycle_changed_at=now,
+        created_by=_user(actor),
     )
     _validate(version, exclude=["asset", "created_by"])
     version.save()
@@ -268,16 +313,25 @@ def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:
 
 @transaction.atomic
 def update_version(
-    actor: Actor, version: AssetVersion, *, description: str | None = None,
-    tags: dict[str, str] | None = None, reason: str = "",
+    actor: Actor,
+    version: AssetVersion,
+    *,
+    description: str | None = None,
+    tags: dict[str, str] | None = None,
+    reason: str = "",
 ) -> AssetVersion:
     """Edit what describes a version. Its bytes, metrics and lineage stay as registered."""
     _require_not_deleted(version)
     changes = _apply_changes(version, description=description, tags=tags)
     if changes:
         version.save(update_fields=list(changes))
-        record(actor, f"{version.kind}.version_updated", version=version, reason=reason,
-               details=changes)
+        record(
+            actor,
+            f"{version.kind}.version_updated",
+            version=version,
+            reason=reason,
+            details=changes,
+        )
     return version
 
 
@@ -296,8 +350,9 @@ def _apply_changes(
 
 
 @transaction.atomic
-def set_alias(actor: Actor, asset: Asset, name: str, version: AssetVersion,
-              reason: str = "") -> Alias:
+def set_alias(
+    actor: Actor, asset: Asset, name: str, version: AssetVersion, reason: str = ""
+) -> Alias:
     if version.asset_id != asset.pk:
         raise InvalidInput(f"Version {version.ref} does not belong to {asset.ref}.")
     _require_not_deleted(version)
@@ -307,8 +362,13 @@ def set_alias(actor: Actor, asset: Asset, name: str, version: AssetVersion,
     alias.version, alias.updated_by = version, _user(actor)
     _validate(alias, exclude=["asset", "version", "updated_by"])
     alias.save()
-    record(actor, f"{asset.kind}.alias_moved", version=version, reason=reason,
-           details={"alias": name, "from": previous, "to": version.version})
+    record(
+        actor,
+        f"{asset.kind}.alias_moved",
+        version=version,
+        reason=reason,
+        details={"alias": name, "from": previous, "to": version.version},
+    )
     return alias
 
 
@@ -317,8 +377,13 @@ def remove_alias(actor: Actor, asset: Asset, name: str, reason: str = "") -> Non
     alias = Alias.objects.select_for_update().filter(asset=asset, name=name).first()
     if alias is None:
         raise NotFound(f"{asset.ref} has no alias '{name}'.")
-    record(actor, f"{asset.kind}.alias_removed", version=alias.version, reason=reason,
-           details={"alias": name, "was": alias.version.version})
+    record(
+        actor,
+        f"{asset.kind}.alias_removed",
+        version=alias.version,
+        reason=reason,
+        details={"alias": name, "was": alias.version.version},
+    )
     alias.delete()
 
 
@@ -360,17 +425,24 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
     if version is None:  # already finished by another worker, or not scheduled
         return 0
     freed = sum(
-        storage.get_store(artifact.uri).delete(artifact.uri)
-        for artifact in version.artifacts.all()
+        storage.get_store(artifact.uri).delete(artifact.uri) for artifact in version.artifacts.all()
     )
     with transaction.atomic():
         claimed = AssetVersion.objects.filter(
             pk=version_id, lifecycle_state=LifecycleState.DELETING
-        ).update(lifecycle_state=LifecycleState.DELETED, lifecycle_changed_at=timezone.now(),
-                 deleted_at=timezone.now(), bytes_reclaimed=freed)
+        ).update(
+            lifecycle_state=LifecycleState.DELETED,
+            lifecycle_changed_at=timezone.now(),
+            deleted_at=timezone.now(),
+            bytes_reclaimed=freed,
+        )
         if claimed:
-            record(actor, f"{version.kind}.deleted", version=version,
-                   details={"bytes_reclaimed": freed})
+            record(
+                actor,
+                f"{version.kind}.deleted",
+                version=version,
+                details={"bytes_reclaimed": freed},
+            )
     return freed if claimed else 0
 
 
@@ -382,10 +454,10 @@ def _require_not_deleted(version: AssetVersion) -> None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _user(actor: Actor) -> AbstractBaseUser | None:
+def _user(actor: Actor) -> User | None:
     if actor is None or isinstance(actor, str) or not actor.is_authenticated:
         return None
-    return actor  # type: ignore[return-value]
+    return actor
 
 
 def _validate(instance: Asset | AssetVersion | Alias, exclude: list[str]) -> None:

@@ -70,8 +70,9 @@ SHA256_KEY = "sha256"  # object metadata key, and tag key for multipart uploads
 
 # Short connect timeout and few retries: an unreachable endpoint should fail in
 # seconds with StoreUnavailable, not hang a request or a worker for minutes.
+# total_max_attempts counts the first try; botocore's "max_attempts" key would not.
 CLIENT_CONFIG = Config(
-    connect_timeout=5, read_timeout=60, retries={"max_attempts": 3, "mode": "standard"}
+    connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 3, "mode": "standard"}
 )
 # Environment variables that change which client is right; part of the cache key.
 _CLIENT_ENVIRONMENT = (
@@ -317,7 +318,7 @@ def _delete_batch(target: _Target, sizes: dict[str, int]) -> int:
 def _delete_failure(target: _Target, errors: list[ErrorTypeDef]) -> StorageError:
     first = errors[0]
     detail = (
-        f"{len(errors)} objects under {target.uri} were not deleted, e.g. "
+        f"Could not delete {len(errors)} object(s) under {target.uri}, e.g. "
         f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message', '')}".rstrip()
     )
     if first.get("Code") in _ACCESS_DENIED_CODES:
@@ -501,16 +502,22 @@ def _translate_errors(target: _Target) -> Iterator[None]:
     """Turn botocore exceptions into StorageError subclasses that name what failed."""
     try:
         yield
-    except _UNAVAILABLE_ERRORS as error:
-        raise StoreUnavailable(target.endpoint, target.bucket, str(error)) from error
-    except NoCredentialsError as error:
-        raise StoreAccessDenied(
-            target.endpoint, target.bucket, "no AWS credentials were found"
-        ) from error
-    except ClientError as error:
-        raise _translate_client_error(error, target) from error
-    except BotoCoreError as error:
-        raise StorageError(f"S3 request for {target.uri} failed: {error}") from error
+    except (BotoCoreError, ClientError) as error:
+        translated = _translate(error, target)
+        # Keep notes such as a failed abort, which would otherwise only be in __cause__.
+        for note in getattr(error, "__notes__", []):
+            translated.add_note(note)
+        raise translated from error
+
+
+def _translate(error: BotoCoreError | ClientError, target: _Target) -> StorageError:
+    if isinstance(error, ClientError):
+        return _translate_client_error(error, target)
+    if isinstance(error, _UNAVAILABLE_ERRORS):
+        return StoreUnavailable(target.endpoint, target.bucket, str(error))
+    if isinstance(error, NoCredentialsError):
+        return StoreAccessDenied(target.endpoint, target.bucket, "no AWS credentials were found")
+    return StorageError(f"S3 request for {target.uri} failed: {error}")
 
 
 def _translate_client_error(error: ClientError, target: _Target) -> StorageError:

@@ -1,0 +1,122 @@
+"""What both benchmarks share: a throwaway PostgreSQL database, Django set-up, statistics.
+
+Each benchmark owns a dedicated database that is dropped and re-created at start, so a
+run never depends on what an earlier one left behind, and dropped again at the end
+unless `--keep` is given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import statistics
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+SERVER_URL = os.environ.get("MODELYARD_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+# Redis database 15 belongs to the test suite; benchmarks keep to their own.
+REDIS_URL = os.environ.get("MODELYARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def database_url(name: str) -> str:
+    return f"{SERVER_URL}/{name}"
+
+
+def recreate_database(name: str) -> None:
+    drop_database(name)
+    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)
+        ))
+
+
+def configure_environment(database: str, home: Path, redis_url: str = "") -> None:
+    """The MODELYARD_* variables a process needs; set before `django.setup()`."""
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "modelyard.settings",
+        "MODELYARD_HOME": str(home),
+        "MODELYARD_DATABASE_URL": database_url(database),
+        "MODELYARD_ARTIFACT_ROOT": (home / "artifacts").as_uri(),
+        "MODELYARD_SECRET_KEY": "benchmark-secret-key-not-for-production",
+        "MODELYARD_REDIS_URL": redis_url,
+        # Flushes happen when the benchmark says so, never on a timer mid-measurement.
+        "MODELYARD_ACCESS_FLUSH_SECONDS": "3600",
+        "MODELYARD_LOG_LEVEL": "WARNING",
+    })
+
+
+def start_django(database: str, redis_url: str = "") -> Path:
+    """Fresh database and home directory, Django set up and migrated; returns the home."""
+    import django
+
+    home = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
+    recreate_database(database)
+    configure_environment(database, home, redis_url)
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    return home
+
+
+def finish(database: str, home: Path, keep: bool) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    if keep:
+        print(f"kept database {database} and home {home}")
+        return
+    drop_database(database)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest sample with `fraction` of samples at or below."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarize_ms(samples_ns: Sequence[int]) -> dict[str, float | int]:
+    millis = [sample / 1e6 for sample in samples_ns]
+    return {
+        "median_ms": round(statistics.median(millis), 3),
+        "p95_ms": round(percentile(millis, 0.95), 3),
+        "n": len(millis),
+    }
+
+
+def run_stamp() -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "postgres": _server_version(),
+    }
+
+
+def _server_version() -> str:
+    with psycopg.connect(database_url("postgres")) as admin:
+        row = admin.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"wrote {path.relative_to(RESULTS.parent.parent)}")
+    return path

@@ -1,0 +1,554 @@
+"""A Python client of the modelyard REST API; the catalog commands are built on it.
+
+    from modelyard.client import Client
+
+    with Client() as client:  # MODELYARD_URL; MODELYARD_TOKEN or the token `modelyard up` saved
+        client.register_version("model", "red/churn", ["model.joblib"], metrics={"auc": 0.91})
+        client.set_alias("model", "red/churn", "production", 1, reason="beats v0 on AUC")
+        client.download("model", "red/churn@production", "serving/")
+
+Local files are streamed to the server, never read whole into memory; anything with a URI
+scheme (file://, s3://, ...) is registered where it lies, without copying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import IO, Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from modelyard import config
+from modelyard.lib.errors import InvalidInput
+from modelyard.registry.refs import Ref, parse_ref
+
+Json = dict[str, Any]
+# Called with (bytes done, bytes in total) as an upload or download moves along.
+Progress = Callable[[int, int], None]
+
+KINDS = {"model": "models", "dataset": "datasets", "featureset": "featuresets"}
+DEFAULT_URL = "http://127.0.0.1:8000"
+CHUNK_BYTES = 1024 * 1024
+# The server stores an upload before it answers; `modelyard server` lets a request run 600 s.
+UPLOAD_READ_TIMEOUT = 600.0
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class ClientError(Exception):
+    """Something the caller can fix: configuration, a local file, an unreachable server."""
+
+
+class ApiError(ClientError):
+    """The server refused a request; `message` is the server's own explanation."""
+
+    def __init__(self, status: int, message: str, body: Json | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.body = body or {}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A lineage link from a new version to the version it came from."""
+
+    kind: str
+    ref: str  # TEAM/NAME:VERSION
+    relation: str = "trained_on"
+
+    def as_body(self) -> dict[str, str]:
+        return {"kind": self.kind, "ref": self.ref, "relation": self.relation}
+
+
+@dataclass(frozen=True)
+class _LocalFile:
+    name: str  # the artifact name inside the version
+    path: Path
+    size: int
+
+
+class Client:
+    """One connection to a modelyard server, as one user. Use as a context manager."""
+
+    page_size = 500  # the API's maximum, so listing everything takes the fewest requests
+
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 30.0
+    ) -> None:
+        self.url = (url or config.env_str("MODELYARD_URL", DEFAULT_URL)).rstrip("/")
+        self.timeout = timeout
+        self._http = httpx.Client(
+            base_url=f"{self.url}/api/v1",
+            headers={"Authorization": f"Bearer {token or _configured_token()}"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- accounts ------------------------------------------------------------------------
+
+    def me(self) -> Json:
+        return self._json("GET", "/me")
+
+    def teams(self) -> list[Json]:
+        return cast(list[Json], self._json("GET", "/teams"))
+
+    def get_team(self, name: str) -> Json:
+        return self._json("GET", f"/teams/{_segment(name)}")
+
+    def create_team(self, name: str, display_name: str = "", contact_email: str = "") -> Json:
+        body = {"name": name, "display_name": display_name, "contact_email": contact_email}
+        return self._json("POST", "/teams", json=body)
+
+    def set_member(self, team: str, username: str, role: str = "member") -> Json:
+        path = f"/teams/{_segment(team)}/members/{_segment(username)}"
+        return self._json("PUT", path, json={"role": role})
+
+    def remove_member(self, team: str, username: str) -> None:
+        self._request("DELETE", f"/teams/{_segment(team)}/members/{_segment(username)}")
+
+    # --- assets --------------------------------------------------------------------------
+
+    def list_assets(
+        self, kind: str, team: str | None = None, name: str | None = None,
+        tag: str | None = None,
+    ) -> list[Json]:
+        return list(self._pages(f"/{_plural(kind)}", {"team": team, "name": name, "tag": tag}))
+
+    def get_asset(self, kind: str, ref: str) -> Json:
+        return self._json("GET", _asset_path(kind, _asset_ref(ref)))
+
+    def create_asset(
+        self, kind: str, team: str, name: str, description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> Json:
+        body = {"team": team, "name": name, "description": description, "tags": dict(tags or {})}
+        return self._json("POST", f"/{_plural(kind)}", json=body)
+
+    def ensure_asset(self, kind: str, ref: str) -> Json:
+        """The asset, created first if missing; another client creating it meanwhile is fine."""
+        try:
+            return self.get_asset(kind, ref)
+        except ApiError as error:
+            if error.status != 404:
+                raise
+        parsed = _asset_ref(ref)
+        try:
+            return self.create_asset(kind, parsed.team, parsed.name)
+        except ApiError as error:
+            if error.status != 409:
+                raise
+        return self.get_asset(kind, ref)
+
+    # --- versions ------------------------------------------------------------------------
+
+    def list_versions(
+        self, kind: str, ref: str, stale_since: datetime | str | None = None,
+        state: str | None = None, tag: str | None = None,
+    ) -> list[Json]:
+        path = f"{_asset_path(kind, _asset_ref(ref))}/versions"
+        filters = {"stale_since": _iso(stale_since), "state": state, "tag": tag}
+        return list(self._pages(path, filters))
+
+    def list_all_versions(
+        self, kind: str | None = None, team: str | None = None,
+        stale_since: datetime | str | None = None, state: str | None = None,
+        tag: str | None = None,
+    ) -> list[Json]:
+        """Versions of every asset (of one kind if given); stalest first with stale_since."""
+        filters = {"kind": kind and _kind(kind), "team": team, "state": state, "tag": tag,
+                   "stale_since": _iso(stale_since)}
+        return list(self._pages("/versions", filters))
+
+    def get_version(self, kind: str, ref: str) -> Json:
+        """TEAM/NAME:VERSION, TEAM/NAME@ALIAS, or TEAM/NAME for the latest version."""
+        parsed = _parse(ref)
+        base = _asset_path(kind, parsed)
+        if parsed.alias:
+            return self._json("GET", f"{base}/aliases/{parsed.alias}")
+        number = parsed.version or self._latest_version(kind, parsed)
+        return self._json("GET", f"{base}/versions/{number}")
+
+    def register_version(
+        self, kind: str, ref: str, paths_or_uris: Sequence[str | Path], *,
+        description: str = "", flavor: str = "", metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
+        signature: Mapping[str, Any] | None = None, lineage: Sequence[Upstream] = (),
+        created_at: datetime | str | None = None, last_accessed_at: datetime | str | None = None,
+        ensure_asset: bool = True, progress: Progress | None = None,
+    ) -> Json:
+        """Register a new version of TEAM/NAME from local files, directories and URIs.
+
+        A local file becomes an artifact named after the file; each file in a local
+        directory one named by its path inside the directory; a URI is referenced where it
+        lies. The version number is the server's to assign.
+        """
+        parsed = _asset_ref(ref)
+        uploads, uris = _sources(paths_or_uris)
+        metadata: Json = {
+            "description": description, "flavor": flavor, "metrics": dict(metrics or {}),
+            "params": dict(params or {}), "tags": dict(tags or {}),
+            "signature": dict(signature or {}), "lineage": [link.as_body() for link in lineage],
+            "created_at": _iso(created_at), "last_accessed_at": _iso(last_accessed_at),
+            "artifacts": [{"name": name, "uri": uri} for name, uri in uris],
+        }
+        if ensure_asset:
+            self.ensure_asset(kind, ref)
+        path = f"{_asset_path(kind, parsed)}/versions"
+        if not uploads:
+            return self._json("POST", path, json=metadata)
+        return self._upload(f"{path}/upload", uploads, metadata, progress)
+
+    def set_alias(self, kind: str, ref: str, alias: str, version: int, reason: str = "") -> Json:
+        path = f"{_asset_path(kind, _asset_ref(ref))}/aliases/{_segment(alias)}"
+        return self._json("PUT", path, json={"version": version, "reason": reason})
+
+    def files(self, kind: str, ref: str) -> list[Json]:
+        """The files of a version: path, size_bytes and checksum of each."""
+        return cast(list[Json], self._json("GET", f"{self._version_path(kind, ref)}/files"))
+
+    def mark_used(self, kind: str, ref: str) -> None:
+        """Tell the server the version was loaded straight from its store, so it stays fresh."""
+        self._request("POST", f"{self._version_path(kind, ref)}/access")
+
+    def download(
+        self, kind: str, ref: str, dest_dir: str | Path, progress: Progress | None = None
+    ) -> list[Path]:
+        """Stream every file of the version into dest_dir, keeping paths; return them."""
+        base = self._version_path(kind, ref)
+        listing = cast(list[Json], self._json("GET", f"{base}/files"))
+        targets = [_target(Path(dest_dir), item["path"]) for item in listing]
+        meter = _Meter(sum(item["size_bytes"] for item in listing), progress)
+        for item, target in zip(listing, targets, strict=True):
+            self._download_file(f"{base}/files/{quote(item['path'])}", item, target, meter)
+        return targets
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _latest_version(self, kind: str, ref: Ref) -> int:
+        latest = int(self._json("GET", _asset_path(kind, ref))["latest_version"])
+        if latest == 0:
+            raise ClientError(
+                f"{ref} has no versions yet; register one with "
+                f"`modelyard {_plural(kind)} register {ref} PATH_OR_URI`."
+            )
+        return latest
+
+    def _version_path(self, kind: str, ref: str) -> str:
+        """The URL path of a version, with an alias or 'latest' resolved to its number."""
+        parsed = _parse(ref)
+        number = parsed.version
+        if number is None:
+            number = int(self.get_version(kind, ref)["version"])
+        return f"{_asset_path(kind, parsed)}/versions/{number}"
+
+    def _upload(
+        self, path: str, uploads: list[_LocalFile], metadata: Json, progress: Progress | None
+    ) -> Json:
+        meter = _Meter(sum(upload.size for upload in uploads), progress)
+        metadata = {**metadata, "upload_names": [upload.name for upload in uploads]}
+        # httpx streams file-like objects in 64 KiB reads and sizes the body up front.
+        files = [("files", (PurePosixPath(u.name).name, cast(IO[bytes], _UploadReader(u, meter))))
+                 for u in uploads]
+        timeout = httpx.Timeout(self.timeout, read=max(self.timeout, UPLOAD_READ_TIMEOUT))
+        return self._json("POST", path, data={"metadata": json.dumps(metadata)}, files=files,
+                          timeout=timeout)
+
+    def _download_file(self, path: str, item: Json, target: Path, meter: _Meter) -> None:
+        """Write to a hidden temporary file beside the target, rename only when complete."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before rename below
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        )
+        try:
+            with handle, self._transport_errors(), self._http.stream("GET", path) as response:
+                _raise_for_status(response)
+                received, checksum = _copy(response.iter_bytes(CHUNK_BYTES), handle, meter)
+            _check_received(item, received, checksum)
+            os.replace(handle.name, target)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+
+    def _pages(self, path: str, filters: Mapping[str, str | None]) -> Iterator[Json]:
+        params: dict[str, str | int] = {k: v for k, v in filters.items() if v}
+        offset = 0
+        while True:
+            page = self._json("GET", path, params={**params, "limit": self.page_size,
+                                                   "offset": offset})
+            yield from page["items"]
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["count"]:
+                return
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self._transport_errors():
+            response = self._http.request(method, path, **kwargs)
+        _raise_for_status(response)
+        return response
+
+    @contextmanager
+    def _transport_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except httpx.ConnectError as error:
+            raise ClientError(
+                f"Cannot reach modelyard at {self.url} ({error}). Start a local server with "
+                "`modelyard up`, or set MODELYARD_URL to the address of a running one."
+            ) from None
+        except httpx.TimeoutException:
+            raise ClientError(
+                f"modelyard at {self.url} did not answer within {self.timeout:g} s. "
+                "Check the server is healthy, or retry with a longer timeout."
+            ) from None
+        except httpx.TransportError as error:
+            raise ClientError(f"Talking to modelyard at {self.url} failed: {error}.") from None
+
+
+# --- configuration -----------------------------------------------------------------------
+
+
+def _configured_token() -> str:
+    token = config.env_str("MODELYARD_TOKEN", "")
+    if token:
+        return token
+    saved = config.home() / "token"
+    if saved.is_file() and saved.read_text().strip():
+        return saved.read_text().strip()
+    raise ClientError(
+        f"No API token: MODELYARD_TOKEN is not set and {saved} does not exist. Create one "
+        "with `modelyard token create USERNAME --save` (on the server's machine), or set "
+        "MODELYARD_TOKEN to a token you were given."
+    )
+
+
+# --- references and paths ----------------------------------------------------------------
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ClientError(f"Unknown kind {kind!r}; use one of: {', '.join(KINDS)}.")
+    return kind
+
+
+def _plural(kind: str) -> str:
+    return KINDS[_kind(kind)]
+
+
+def _parse(text: str) -> Ref:
+    try:
+        return parse_ref(text)
+    except InvalidInput as error:
+        raise ClientError(error.message) from None
+
+
+def _asset_ref(text: str) -> Ref:
+    ref = _parse(text)
+    if ref.version is not None or ref.alias is not None:
+        raise ClientError(
+            f"{text!r} names a version; this needs the asset itself: "
+            f"{ref.team}/{ref.name} (without :VERSION or @ALIAS)."
+        )
+    return ref
+
+
+def _asset_path(kind: str, ref: Ref) -> str:
+    return f"/{_plural(kind)}/{ref.team}/{ref.name}"
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _iso(moment: datetime | str | None) -> str | None:
+    if moment is None or isinstance(moment, str):
+        return moment
+    # The server compares aware timestamps; a naive one is taken to be UTC, not local time.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def _target(dest_dir: Path, relative: str) -> Path:
+    """Where a downloaded file goes; refuses paths that would escape dest_dir."""
+    parts = PurePosixPath(relative).parts
+    if not parts or relative.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ClientError(f"Refusing to download to {relative!r}: not a plain relative path.")
+    return dest_dir.joinpath(*parts)
+
+
+# --- uploads -----------------------------------------------------------------------------
+
+
+def _sources(paths_or_uris: Sequence[str | Path]) -> tuple[list[_LocalFile], list[tuple[str, str]]]:
+    if not paths_or_uris:
+        raise ClientError("Give at least one file, directory or URI to register.")
+    uploads: list[_LocalFile] = []
+    uris: list[tuple[str, str]] = []
+    for item in map(str, paths_or_uris):
+        if _URI.match(item):
+            uris.append((_uri_name(item), item))
+        else:
+            uploads.extend(_local_files(Path(item)))
+    _check_unique([upload.name for upload in uploads] + [name for name, _ in uris])
+    return uploads, uris
+
+
+def _uri_name(uri: str) -> str:
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    if not name or name.endswith(":"):
+        raise ClientError(f"Cannot name an artifact after {uri!r}; give the URI of an object "
+                          "or a prefix below the bucket or root, e.g. s3://bucket/models/churn.")
+    return name
+
+
+def _local_files(path: Path) -> list[_LocalFile]:
+    if path.is_file():
+        return [_LocalFile(path.name, path, path.stat().st_size)]
+    if not path.is_dir():
+        raise ClientError(f"{path} is neither a file nor a directory. Give a local path, or a "
+                          "URI such as s3://bucket/key or file:///abs/path to register in place.")
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    if not files:
+        raise ClientError(f"Directory {path} holds no files; there is nothing to upload.")
+    return [_LocalFile(f.relative_to(path).as_posix(), f, f.stat().st_size) for f in files]
+
+
+def _check_unique(names: list[str]) -> None:
+    # Checked here because the server can only say so after receiving every byte.
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ClientError(f"Two artifacts would share the name(s) {', '.join(repeated)}; "
+                          "register them from separate directories or rename one.")
+
+
+class _Meter:
+    """Adds up bytes across the files of one transfer and reports the running total."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+class _UploadReader:
+    """A file for httpx's multipart encoder: opened on first read, so only one is open at
+    a time, and sized from the stat taken up front, so the request has a Content-Length.
+
+    A file that changes size meanwhile would corrupt the request body, so it is an error.
+    """
+
+    def __init__(self, upload: _LocalFile, meter: _Meter) -> None:
+        self.upload = upload
+        self.meter = meter
+        self.position = 0
+        self._handle: IO[bytes] | None = None
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END:  # httpx asks for the length this way
+            return self.upload.size + offset
+        self._close()
+        self.position = offset
+        return offset
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self.upload.size - self.position
+        if size < 0 or size > remaining:
+            size = remaining
+        if size == 0:
+            self._close()
+            return b""
+        chunk = self._open().read(size)
+        if len(chunk) < size and not chunk:
+            raise ClientError(f"{self.upload.path} shrank while it was being uploaded; retry "
+                              "once nothing is writing to it.")
+        self.position += len(chunk)
+        self.meter.advance(len(chunk))
+        return chunk
+
+    def _open(self) -> IO[bytes]:
+        if self._handle is None:
+            self._handle = self.upload.path.open("rb")
+            self._handle.seek(self.position)
+        return self._handle
+
+    def _close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+# --- downloads ---------------------------------------------------------------------------
+
+
+def _copy(chunks: Iterator[bytes], handle: IO[bytes], meter: _Meter) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    received = 0
+    for chunk in chunks:
+        handle.write(chunk)
+        digest.update(chunk)
+        received += len(chunk)
+        meter.advance(len(chunk))
+    return received, f"sha256:{digest.hexdigest()}"
+
+
+def _check_received(item: Json, received: int, checksum: str) -> None:
+    if received != item["size_bytes"]:
+        raise ClientError(f"Download of {item['path']} is incomplete: got {received} of "
+                          f"{item['size_bytes']} bytes. Retry the download.")
+    # Only a SHA-256 can be checked here; stores that know just an ETag give something else.
+    expected = str(item.get("checksum", ""))
+    if expected.startswith("sha256:") and expected != checksum:
+        raise ClientError(f"Download of {item['path']} is corrupt: expected {expected}, got "
+                          f"{checksum}. Retry; if it persists the stored copy is damaged.")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    response.read()  # a streamed response has no body until read
+    body: Any = None
+    try:
+        body = response.json()
+    except ValueError:
+        pass  # not JSON: a proxy's error page, or Django's own 400/413 page
+    if isinstance(body, dict) and body.get("message"):
+        raise ApiError(response.status_code, str(body["message"]), body)
+    text = " ".join(response.text.split())[:200]
+    request = response.request
+    raise ApiError(response.status_code, f"{request.method} {request.url} failed with HTTP "
+                   f"{response.status_code} {response.reason_phrase}: {text or 'no details'}")

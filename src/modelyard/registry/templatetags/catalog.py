@@ -1,0 +1,115 @@
+"""Template helpers for the catalog pages: sizes, ages, numbers, links and signatures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from modelyard.registry.models import Asset, AssetVersion
+
+register = template.Library()
+
+BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+SIGNATURE_PARTS = (("inputs", "Inputs"), ("outputs", "Outputs"), ("columns", "Columns"))
+
+
+@dataclass(frozen=True)
+class SignaturePart:
+    title: str
+    fields: list[dict[str, Any]]
+    has_shape: bool
+
+
+@register.filter
+def bytesize(value: int | None) -> str:
+    """1536 → '1.5 KiB'. Binary units, as storage bills count them."""
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in BYTE_UNITS[:-1]:
+        if abs(size) < 1024:
+            return _with_unit(size, unit)
+        size /= 1024
+    return _with_unit(size, BYTE_UNITS[-1])
+
+
+def _with_unit(size: float, unit: str) -> str:
+    if unit == "B":
+        return f"{int(size)} B"
+    return f"{size:.1f} {unit}" if abs(size) < 100 else f"{size:.0f} {unit}"
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """A past moment as '12 days ago': one unit is enough to judge staleness."""
+    if value is None:
+        return "never"
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"
+
+
+@register.filter
+def number(value: Any) -> str:
+    """Metrics as people read them: 569.0 → '569', 0.973412 → '0.9734'."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return plain(value)
+    if isinstance(value, int) or value.is_integer():
+        return f"{int(value):,}"
+    if value != 0 and abs(value) < 0.001:
+        return f"{value:.3e}"
+    return f"{value:,.4f}".rstrip("0").rstrip(".")
+
+
+@register.filter
+def plain(value: Any) -> str:
+    """Strings as they are; lists, objects, booleans and null as compact JSON."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+@register.filter
+def signature_parts(signature: Any) -> list[SignaturePart]:
+    """The inputs/outputs/columns of a signature that are lists of named fields.
+
+    Anything else (another layout, a part that is not a list of objects) yields no part,
+    and the page shows the signature as JSON instead.
+    """
+    if not isinstance(signature, dict):
+        return []
+    parts = []
+    for key, title in SIGNATURE_PARTS:
+        fields = signature.get(key)
+        if isinstance(fields, list) and fields and all(isinstance(f, dict) for f in fields):
+            has_shape = any("shape" in field for field in fields)
+            parts.append(SignaturePart(title, fields, has_shape))
+    return parts
+
+
+@register.simple_tag
+def team_url(team_name: str) -> str:
+    return reverse("registry:team", args=[team_name])
+
+
+@register.simple_tag
+def asset_url(asset: Asset) -> str:
+    return reverse("registry:asset", args=[asset.kind, asset.team.name, asset.name])
+
+
+@register.simple_tag
+def version_url(version: AssetVersion) -> str:
+    asset = version.asset
+    return reverse(
+        "registry:version", args=[asset.kind, asset.team.name, asset.name, version.version]
+    )
