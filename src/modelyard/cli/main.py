@@ -26,3 +26,7 @@ catalog.register(cli)
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
