@@ -58,11 +58,13 @@ def test_wrong_types_are_422_naming_the_field(alice, churn) -> None:
     assert "metrics" in response.json()["message"]
 
 
-def test_malformed_json_is_4xx(alice, churn) -> None:
+def test_malformed_json_is_400_saying_where(alice, churn) -> None:
     response = alice.client.post(
         "/api/v1/models/red/churn/versions", data="{not json", content_type="application/json"
     )
-    assert 400 <= response.status_code < 500
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["message"]
+    assert "line 1, column 2" in response.json()["message"]
 
 
 def test_malformed_upload_metadata_is_422(alice, churn) -> None:
@@ -137,3 +139,22 @@ def test_unauthenticated_is_401_with_instructions(anonymous) -> None:
     response = anonymous.get("/models")
     assert response.status_code == 401
     assert "token" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"team": "red", "name": "x", "tags": {"a": "b\u0000"}},
+        {"team": "red", "name": "x", "description": "\u0000"},
+        {"team": "red", "name": "x", "tags": {"k\u0000": "v"}},
+    ],
+)
+def test_nul_characters_are_422_not_a_database_error(alice, body) -> None:
+    response = alice.post("/models", body)
+    assert response.status_code == 422
+    assert "NUL" in response.json()["message"]
+
+
+def test_nul_in_query_is_422(alice) -> None:
+    response = alice.get("/models", name="a\u0000b")
+    assert response.status_code == 422

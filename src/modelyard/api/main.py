@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
 from modelyard import storage
 from modelyard.accounts.api import router as accounts_router
 from modelyard.accounts.tokens import user_for_token
+from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
 from modelyard.lib.errors import ModelyardError
 from modelyard.registry.api import PLURAL, build_kind_router, versions_router
@@ -38,6 +40,7 @@ api = NinjaAPI(
     auth=[BearerToken(), django_auth],
     openapi_url="/openapi.json",
     docs_url="/docs",
+    parser=StrictParser(),
 )
 api.add_router("", accounts_router)
 api.add_router("/audit", audit_router)
@@ -63,6 +66,22 @@ def on_validation_error(request: HttpRequest, error: ValidationError) -> HttpRes
     ]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return error_response(request, 422, f"Invalid request: {summary}", errors=problems)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    # ninja wraps every body-parsing failure in "Cannot parse request body"; say why.
+    cause = error.__cause__
+    if isinstance(cause, ModelyardError):
+        return on_modelyard_error(request, cause)
+    if isinstance(cause, json.JSONDecodeError):
+        return error_response(
+            request,
+            400,
+            f"The request body is not valid JSON: {cause.msg} at line "
+            f"{cause.lineno}, column {cause.colno}.",
+        )
+    return error_response(request, error.status_code, str(error))
 
 
 @api.exception_handler(AuthenticationError)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from modelyard.accounts.permissions import require_member, require_owner
 from modelyard.accounts.services import get_team
 from modelyard.api.pagination import PageParams, page
+from modelyard.api.parser import loads_strict
 from modelyard.lib.errors import Gone, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services
 from modelyard.registry.access import record_access
@@ -362,7 +363,7 @@ def _upstream(kind: str, ref_text: str) -> AssetVersion:
 
 def _parse_upload_metadata(text: str) -> UploadMetadata:
     try:
-        return UploadMetadata.model_validate(json.loads(text or "{}"))
+        return UploadMetadata.model_validate(loads_strict(text or "{}", "metadata"))
     except json.JSONDecodeError as error:
         raise Unprocessable(
             f"metadata: not valid JSON ({error.msg} at position {error.pos})."
