@@ -17,11 +17,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import ssl
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any, cast
@@ -92,6 +94,7 @@ class Client:
             base_url=f"{self.url}/api/v1",
             headers={"Authorization": f"Bearer {token or _configured_token()}"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            verify=_tls_context(),
         )
 
     def close(self) -> None:
@@ -101,7 +104,9 @@ class Client:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
         self.close()
@@ -109,21 +114,21 @@ class Client:
     # --- accounts ------------------------------------------------------------------------
 
     def me(self) -> Json:
-        return self._json("GET", "/me")
+        return self._object("GET", "/me")
 
     def teams(self) -> list[Json]:
-        return cast(list[Json], self._json("GET", "/teams"))
+        return self._array("GET", "/teams")
 
     def get_team(self, name: str) -> Json:
-        return self._json("GET", f"/teams/{_segment(name)}")
+        return self._object("GET", f"/teams/{_segment(name)}")
 
     def create_team(self, name: str, display_name: str = "", contact_email: str = "") -> Json:
         body = {"name": name, "display_name": display_name, "contact_email": contact_email}
-        return self._json("POST", "/teams", json=body)
+        return self._object("POST", "/teams", json=body)
 
     def set_member(self, team: str, username: str, role: str = "member") -> Json:
         path = f"/teams/{_segment(team)}/members/{_segment(username)}"
-        return self._json("PUT", path, json={"role": role})
+        return self._object("PUT", path, json={"role": role})
 
     def remove_member(self, team: str, username: str) -> None:
         self._request("DELETE", f"/teams/{_segment(team)}/members/{_segment(username)}")
@@ -131,20 +136,27 @@ class Client:
     # --- assets --------------------------------------------------------------------------
 
     def list_assets(
-        self, kind: str, team: str | None = None, name: str | None = None,
+        self,
+        kind: str,
+        team: str | None = None,
+        name: str | None = None,
         tag: str | None = None,
     ) -> list[Json]:
         return list(self._pages(f"/{_plural(kind)}", {"team": team, "name": name, "tag": tag}))
 
     def get_asset(self, kind: str, ref: str) -> Json:
-        return self._json("GET", _asset_path(kind, _asset_ref(ref)))
+        return self._object("GET", _asset_path(kind, _asset_ref(ref)))
 
     def create_asset(
-        self, kind: str, team: str, name: str, description: str = "",
+        self,
+        kind: str,
+        team: str,
+        name: str,
+        description: str = "",
         tags: Mapping[str, str] | None = None,
     ) -> Json:
         body = {"team": team, "name": name, "description": description, "tags": dict(tags or {})}
-        return self._json("POST", f"/{_plural(kind)}", json=body)
+        return self._object("POST", f"/{_plural(kind)}", json=body)
 
     def ensure_asset(self, kind: str, ref: str) -> Json:
         """The asset, created first if missing; another client creating it meanwhile is fine."""
@@ -164,21 +176,33 @@ class Client:
     # --- versions ------------------------------------------------------------------------
 
     def list_versions(
-        self, kind: str, ref: str, stale_since: datetime | str | None = None,
-        state: str | None = None, tag: str | None = None,
+        self,
+        kind: str,
+        ref: str,
+        stale_since: datetime | str | None = None,
+        state: str | None = None,
+        tag: str | None = None,
     ) -> list[Json]:
         path = f"{_asset_path(kind, _asset_ref(ref))}/versions"
         filters = {"stale_since": _iso(stale_since), "state": state, "tag": tag}
         return list(self._pages(path, filters))
 
     def list_all_versions(
-        self, kind: str | None = None, team: str | None = None,
-        stale_since: datetime | str | None = None, state: str | None = None,
+        self,
+        kind: str | None = None,
+        team: str | None = None,
+        stale_since: datetime | str | None = None,
+        state: str | None = None,
         tag: str | None = None,
     ) -> list[Json]:
         """Versions of every asset (of one kind if given); stalest first with stale_since."""
-        filters = {"kind": kind and _kind(kind), "team": team, "state": state, "tag": tag,
-                   "stale_since": _iso(stale_since)}
+        filters = {
+            "kind": kind and _kind(kind),
+            "team": team,
+            "state": state,
+            "tag": tag,
+            "stale_since": _iso(stale_since),
+        }
         return list(self._pages("/versions", filters))
 
     def get_version(self, kind: str, ref: str) -> Json:
@@ -186,17 +210,27 @@ class Client:
         parsed = _parse(ref)
         base = _asset_path(kind, parsed)
         if parsed.alias:
-            return self._json("GET", f"{base}/aliases/{parsed.alias}")
+            return self._object("GET", f"{base}/aliases/{parsed.alias}")
         number = parsed.version or self._latest_version(kind, parsed)
-        return self._json("GET", f"{base}/versions/{number}")
+        return self._object("GET", f"{base}/versions/{number}")
 
     def register_version(
-        self, kind: str, ref: str, paths_or_uris: Sequence[str | Path], *,
-        description: str = "", flavor: str = "", metrics: Mapping[str, float] | None = None,
-        params: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
-        signature: Mapping[str, Any] | None = None, lineage: Sequence[Upstream] = (),
-        created_at: datetime | str | None = None, last_accessed_at: datetime | str | None = None,
-        ensure_asset: bool = True, progress: Progress | None = None,
+        self,
+        kind: str,
+        ref: str,
+        paths_or_uris: Sequence[str | Path],
+        *,
+        description: str = "",
+        flavor: str = "",
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        signature: Mapping[str, Any] | None = None,
+        lineage: Sequence[Upstream] = (),
+        created_at: datetime | str | None = None,
+        last_accessed_at: datetime | str | None = None,
+        ensure_asset: bool = True,
+        progress: Progress | None = None,
     ) -> Json:
         """Register a new version of TEAM/NAME from local files, directories and URIs.
 
@@ -207,26 +241,31 @@ class Client:
         parsed = _asset_ref(ref)
         uploads, uris = _sources(paths_or_uris)
         metadata: Json = {
-            "description": description, "flavor": flavor, "metrics": dict(metrics or {}),
-            "params": dict(params or {}), "tags": dict(tags or {}),
-            "signature": dict(signature or {}), "lineage": [link.as_body() for link in lineage],
-            "created_at": _iso(created_at), "last_accessed_at": _iso(last_accessed_at),
+            "description": description,
+            "flavor": flavor,
+            "metrics": dict(metrics or {}),
+            "params": dict(params or {}),
+            "tags": dict(tags or {}),
+            "signature": dict(signature or {}),
+            "lineage": [link.as_body() for link in lineage],
+            "created_at": _iso(created_at),
+            "last_accessed_at": _iso(last_accessed_at),
             "artifacts": [{"name": name, "uri": uri} for name, uri in uris],
         }
         if ensure_asset:
             self.ensure_asset(kind, ref)
         path = f"{_asset_path(kind, parsed)}/versions"
         if not uploads:
-            return self._json("POST", path, json=metadata)
+            return self._object("POST", path, json=metadata)
         return self._upload(f"{path}/upload", uploads, metadata, progress)
 
     def set_alias(self, kind: str, ref: str, alias: str, version: int, reason: str = "") -> Json:
         path = f"{_asset_path(kind, _asset_ref(ref))}/aliases/{_segment(alias)}"
-        return self._json("PUT", path, json={"version": version, "reason": reason})
+        return self._object("PUT", path, json={"version": version, "reason": reason})
 
     def files(self, kind: str, ref: str) -> list[Json]:
         """The files of a version: path, size_bytes and checksum of each."""
-        return cast(list[Json], self._json("GET", f"{self._version_path(kind, ref)}/files"))
+        return self._array("GET", f"{self._version_path(kind, ref)}/files")
 
     def mark_used(self, kind: str, ref: str) -> None:
         """Tell the server the version was loaded straight from its store, so it stays fresh."""
@@ -237,7 +276,7 @@ class Client:
     ) -> list[Path]:
         """Stream every file of the version into dest_dir, keeping paths; return them."""
         base = self._version_path(kind, ref)
-        listing = cast(list[Json], self._json("GET", f"{base}/files"))
+        listing = self._array("GET", f"{base}/files")
         targets = [_target(Path(dest_dir), item["path"]) for item in listing]
         meter = _Meter(sum(item["size_bytes"] for item in listing), progress)
         for item, target in zip(listing, targets, strict=True):
@@ -247,7 +286,7 @@ class Client:
     # --- helpers -------------------------------------------------------------------------
 
     def _latest_version(self, kind: str, ref: Ref) -> int:
-        latest = int(self._json("GET", _asset_path(kind, ref))["latest_version"])
+        latest = int(self._object("GET", _asset_path(kind, ref))["latest_version"])
         if latest == 0:
             raise ClientError(
                 f"{ref} has no versions yet; register one with "
@@ -269,42 +308,58 @@ class Client:
         meter = _Meter(sum(upload.size for upload in uploads), progress)
         metadata = {**metadata, "upload_names": [upload.name for upload in uploads]}
         # httpx streams file-like objects in 64 KiB reads and sizes the body up front.
-        files = [("files", (PurePosixPath(u.name).name, cast(IO[bytes], _UploadReader(u, meter))))
-                 for u in uploads]
+        files = [
+            ("files", (PurePosixPath(u.name).name, cast(IO[bytes], _UploadReader(u, meter))))
+            for u in uploads
+        ]
         timeout = httpx.Timeout(self.timeout, read=max(self.timeout, UPLOAD_READ_TIMEOUT))
-        return self._json("POST", path, data={"metadata": json.dumps(metadata)}, files=files,
-                          timeout=timeout)
+        return self._object(
+            "POST", path, data={"metadata": json.dumps(metadata)}, files=files, timeout=timeout
+        )
 
     def _download_file(self, path: str, item: Json, target: Path, meter: _Meter) -> None:
-        """Write to a hidden temporary file beside the target, rename only when complete."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before rename below
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-        )
-        try:
-            with handle, self._transport_errors(), self._http.stream("GET", path) as response:
+        with _replacing(target) as handle, self._transport_errors():
+            with self._http.stream("GET", path) as response:
                 _raise_for_status(response)
                 received, checksum = _copy(response.iter_bytes(CHUNK_BYTES), handle, meter)
             _check_received(item, received, checksum)
-            os.replace(handle.name, target)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
 
     def _pages(self, path: str, filters: Mapping[str, str | None]) -> Iterator[Json]:
         params: dict[str, str | int] = {k: v for k, v in filters.items() if v}
         offset = 0
         while True:
-            page = self._json("GET", path, params={**params, "limit": self.page_size,
-                                                   "offset": offset})
+            page = self._object(
+                "GET", path, params={**params, "limit": self.page_size, "offset": offset}
+            )
             yield from page["items"]
             offset += len(page["items"])
             if not page["items"] or offset >= page["count"]:
                 return
 
+    def _object(self, method: str, path: str, **kwargs: Any) -> Json:
+        body = self._json(method, path, **kwargs)
+        if not isinstance(body, dict):
+            raise self._not_modelyard(path)
+        return body
+
+    def _array(self, method: str, path: str, **kwargs: Any) -> list[Json]:
+        body = self._json(method, path, **kwargs)
+        if not isinstance(body, list):
+            raise self._not_modelyard(path)
+        return body
+
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
-        return response.json() if response.content else None
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            raise self._not_modelyard(path) from None
+
+    def _not_modelyard(self, path: str) -> ClientError:
+        return ClientError(
+            f"{self.url}/api/v1{path} did not answer as modelyard's API does; "
+            "check that MODELYARD_URL points at a modelyard server."
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with self._transport_errors():
@@ -323,8 +378,8 @@ class Client:
             ) from None
         except httpx.TimeoutException:
             raise ClientError(
-                f"modelyard at {self.url} did not answer within {self.timeout:g} s. "
-                "Check the server is healthy, or retry with a longer timeout."
+                f"modelyard at {self.url} did not answer in time (timeout {self.timeout:g} s, "
+                f"{UPLOAD_READ_TIMEOUT:g} s for uploads). Check that the server is healthy."
             ) from None
         except httpx.TransportError as error:
             raise ClientError(f"Talking to modelyard at {self.url} failed: {error}.") from None
@@ -333,15 +388,21 @@ class Client:
 # --- configuration -----------------------------------------------------------------------
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    # Loading the CA bundle takes ~0.1 s; httpx would do it again for every Client.
+    return httpx.create_ssl_context()
+
+
 def _configured_token() -> str:
     token = config.env_str("MODELYARD_TOKEN", "")
     if token:
         return token
-    saved = config.home() / "token"
+    saved = config.home_path() / "token"
     if saved.is_file() and saved.read_text().strip():
         return saved.read_text().strip()
     raise ClientError(
-        f"No API token: MODELYARD_TOKEN is not set and {saved} does not exist. Create one "
+        f"No API token: MODELYARD_TOKEN is not set and {saved} is missing or empty. Create one "
         "with `modelyard token create USERNAME --save` (on the server's machine), or set "
         "MODELYARD_TOKEN to a token you were given."
     )
@@ -420,8 +481,10 @@ def _sources(paths_or_uris: Sequence[str | Path]) -> tuple[list[_LocalFile], lis
 def _uri_name(uri: str) -> str:
     name = uri.rstrip("/").rsplit("/", 1)[-1]
     if not name or name.endswith(":"):
-        raise ClientError(f"Cannot name an artifact after {uri!r}; give the URI of an object "
-                          "or a prefix below the bucket or root, e.g. s3://bucket/models/churn.")
+        raise ClientError(
+            f"Cannot name an artifact after {uri!r}; give the URI of an object "
+            "or a prefix below the bucket or root, e.g. s3://bucket/models/churn."
+        )
     return name
 
 
@@ -429,8 +492,10 @@ def _local_files(path: Path) -> list[_LocalFile]:
     if path.is_file():
         return [_LocalFile(path.name, path, path.stat().st_size)]
     if not path.is_dir():
-        raise ClientError(f"{path} is neither a file nor a directory. Give a local path, or a "
-                          "URI such as s3://bucket/key or file:///abs/path to register in place.")
+        raise ClientError(
+            f"{path} is neither a file nor a directory. Give a local path, or a "
+            "URI such as s3://bucket/key or file:///abs/path to register in place."
+        )
     files = sorted(p for p in path.rglob("*") if p.is_file())
     if not files:
         raise ClientError(f"Directory {path} holds no files; there is nothing to upload.")
@@ -441,8 +506,10 @@ def _check_unique(names: list[str]) -> None:
     # Checked here because the server can only say so after receiving every byte.
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ClientError(f"Two artifacts would share the name(s) {', '.join(repeated)}; "
-                          "register them from separate directories or rename one.")
+        raise ClientError(
+            f"Two artifacts would share the name(s) {', '.join(repeated)}; "
+            "register them from separate directories or rename one."
+        )
 
 
 class _Meter:
@@ -490,9 +557,11 @@ class _UploadReader:
             self._close()
             return b""
         chunk = self._open().read(size)
-        if len(chunk) < size and not chunk:
-            raise ClientError(f"{self.upload.path} shrank while it was being uploaded; retry "
-                              "once nothing is writing to it.")
+        if not chunk:
+            raise ClientError(
+                f"{self.upload.path} shrank while it was being uploaded; retry "
+                "once nothing is writing to it."
+            )
         self.position += len(chunk)
         self.meter.advance(len(chunk))
         return chunk
@@ -512,6 +581,20 @@ class _UploadReader:
 # --- downloads ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _replacing(target: Path) -> Iterator[IO[bytes]]:
+    """A hidden file beside target, renamed over it only once complete: a failed or
+    interrupted download never leaves a truncated file under the real name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with partial.open("xb") as handle:
+            yield handle
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _copy(chunks: Iterator[bytes], handle: IO[bytes], meter: _Meter) -> tuple[int, str]:
     digest = hashlib.sha256()
     received = 0
@@ -525,13 +608,17 @@ def _copy(chunks: Iterator[bytes], handle: IO[bytes], meter: _Meter) -> tuple[in
 
 def _check_received(item: Json, received: int, checksum: str) -> None:
     if received != item["size_bytes"]:
-        raise ClientError(f"Download of {item['path']} is incomplete: got {received} of "
-                          f"{item['size_bytes']} bytes. Retry the download.")
+        raise ClientError(
+            f"Download of {item['path']} is incomplete: got {received} of "
+            f"{item['size_bytes']} bytes. Retry the download."
+        )
     # Only a SHA-256 can be checked here; stores that know just an ETag give something else.
     expected = str(item.get("checksum", ""))
     if expected.startswith("sha256:") and expected != checksum:
-        raise ClientError(f"Download of {item['path']} is corrupt: expected {expected}, got "
-                          f"{checksum}. Retry; if it persists the stored copy is damaged.")
+        raise ClientError(
+            f"Download of {item['path']} is corrupt: expected {expected}, got "
+            f"{checksum}. Retry; if it persists the stored copy is damaged."
+        )
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -542,13 +629,16 @@ def _raise_for_status(response: httpx.Response) -> None:
         return
     response.read()  # a streamed response has no body until read
     body: Any = None
-    try:
+    with suppress(ValueError):  # not JSON: a proxy's error page, or Django's own 400/413 page
         body = response.json()
-    except ValueError:
-        pass  # not JSON: a proxy's error page, or Django's own 400/413 page
     if isinstance(body, dict) and body.get("message"):
         raise ApiError(response.status_code, str(body["message"]), body)
-    text = " ".join(response.text.split())[:200]
     request = response.request
-    raise ApiError(response.status_code, f"{request.method} {request.url} failed with HTTP "
-                   f"{response.status_code} {response.reason_phrase}: {text or 'no details'}")
+    text = " ".join(response.text.split())[:200]
+    if "html" in response.headers.get("content-type", ""):
+        text = "the answer gave no reason; the server's log says why"
+    raise ApiError(
+        response.status_code,
+        f"{request.method} {request.url} failed with HTTP "
+        f"{response.status_code} {response.reason_phrase}: {text or 'no details'}",
+    )

@@ -78,9 +78,14 @@ def env_choice(name: str, default: str, choices: Sequence[str]) -> str:
     return value
 
 
+def home_path() -> Path:
+    """MODELYARD_HOME as configured, without creating it (for read-only look-ups)."""
+    return Path(env_str("MODELYARD_HOME", ".modelyard")).expanduser().resolve()
+
+
 def home() -> Path:
     """MODELYARD_HOME, created on first use: the embedded database, artifacts and keys."""
-    path = Path(env_str("MODELYARD_HOME", ".modelyard")).expanduser().resolve()
+    path = home_path()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

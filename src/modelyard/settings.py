@@ -81,7 +81,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "registry:login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -100,6 +100,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Uploads above this size are spooled to a temporary file, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
+# A model directory can hold thousands of files (shards, tokenizers, assets).
+DATA_UPLOAD_MAX_NUMBER_FILES = 10_000
 
 # --- modelyard ---------------------------------------------------------------------------
 ARTIFACT_ROOT = config.artifact_root(HOME)

@@ -158,3 +158,13 @@ def test_nul_characters_are_422_not_a_database_error(alice, body) -> None:
 def test_nul_in_query_is_422(alice) -> None:
     response = alice.get("/models", name="a\u0000b")
     assert response.status_code == 422
+
+
+def test_too_many_files_is_a_json_400(alice, churn, settings) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    response = alice.upload(
+        "/models/red/churn/versions/upload", {"a": b"1", "b": b"2", "c": b"3"}, {}
+    )
+    assert response.status_code == 400
+    assert "More than 2 files" in response.json()["message"]
+    assert AssetVersion.objects.count() == 0

@@ -19,9 +19,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def create_token(
-    user: User, name: str, expires_at: datetime | None = None
-) -> tuple[ApiToken, str]:
+def create_token(user: User, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     """Return the stored token and the raw secret, which is shown once and never again."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(

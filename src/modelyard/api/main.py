@@ -6,29 +6,22 @@ import json
 import logging
 from typing import Any
 
-from django.contrib.auth.models import User
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer, django_auth
 
 from modelyard import storage
 from modelyard.accounts.api import router as accounts_router
-from modelyard.accounts.tokens import user_for_token
+from modelyard.api.auth import DEFAULT_AUTH
 from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
 from modelyard.lib.errors import ModelyardError
-from modelyard.registry.api import PLURAL, build_kind_router, versions_router
+from modelyard.registry.api import build_kind_router, versions_router
+from modelyard.registry.models import PLURAL
 
 log = logging.getLogger(__name__)
-
-
-class BearerToken(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = user_for_token(token)
-        if user is not None:
-            request.user = user
-        return user
 
 
 api = NinjaAPI(
@@ -37,7 +30,7 @@ api = NinjaAPI(
     description="Registry of models, data sets and feature sets. Authenticate with "
     "`Authorization: Bearer <token>` (create one with `modelyard token create`).",
     urls_namespace="api-v1",
-    auth=[BearerToken(), django_auth],
+    auth=DEFAULT_AUTH,
     openapi_url="/openapi.json",
     docs_url="/docs",
     parser=StrictParser(),
@@ -82,6 +75,26 @@ def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
             f"{cause.lineno}, column {cause.colno}.",
         )
     return error_response(request, error.status_code, str(error))
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, error: RequestDataTooBig) -> HttpResponse:
+    return error_response(
+        request,
+        413,
+        f"The request's non-file data is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+        "bytes; send large content as uploaded files.",
+    )
+
+
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_files(request: HttpRequest, error: TooManyFilesSent) -> HttpResponse:
+    return error_response(
+        request,
+        400,
+        f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files in one upload; "
+        "register the directory in parts, or upload it to the store and register its URI.",
+    )
 
 
 @api.exception_handler(AuthenticationError)

@@ -25,8 +25,8 @@ from rich.table import Table
 from modelyard.client import KINDS, Client, ClientError, Json, Progress, Upstream
 
 LABELS = {"model": "models", "dataset": "data sets", "featureset": "feature sets"}
-RELATIONS = {"trained_on": "trained-on", "evaluated_on": "evaluated-on",
-             "derived_from": "derived-from"}
+NOUNS = {"model": "Model", "dataset": "Data set", "featureset": "Feature set"}
+# LifecycleState's values, spelled out: importing the model would need Django set up.
 STATES = ("active", "noticed", "final_notice", "deleting", "deleted")
 _AGO = re.compile(r"^(\d+)([hdw])$")
 _AGO_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -45,33 +45,35 @@ class CatalogGroup(click.Group):
 # --- option types ------------------------------------------------------------------------
 
 
-class Moment(click.ParamType):
+def moment(text: str) -> datetime:
     """An ISO 8601 time (UTC unless it says otherwise), or an age such as 30d, 12h or 2w."""
+    ago = _AGO.match(text.strip())
+    if ago:
+        return datetime.now(UTC) - timedelta(**{_AGO_UNITS[ago[2]]: int(ago[1])})
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither an ISO time (2024-05-01, 2024-05-01T12:00Z) "
+            "nor an age (30d, 12h, 2w)."
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    name = "ISO-TIME|AGE"
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        text = str(value).strip()
-        ago = _AGO.match(text)
-        if ago:
-            return datetime.now(UTC) - timedelta(**{_AGO_UNITS[ago[2]]: int(ago[1])})
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            self.fail(f"{text!r} is neither an ISO time (2024-05-01, 2024-05-01T12:00Z) nor "
-                      "an age (30d, 12h, 2w).", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    # A callback rather than a ParamType subclass: ParamType is generic only from click 8.4.
+    try:
+        return moment(value) if value else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
 
 
 def _pairs(convert: Callable[[str, str], Any]) -> Callable[..., dict[str, Any]]:
     """A callback turning repeated KEY=VALUE options into a dict, values run through convert."""
 
-    def callback(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> dict[
-        str, Any
-    ]:
+    def callback(
+        ctx: click.Context, param: click.Parameter, values: Sequence[str]
+    ) -> dict[str, Any]:
         pairs: dict[str, Any] = {}
         for item in values:
             key, has_value, value = item.partition("=")
@@ -113,7 +115,9 @@ def _lineage(ctx: click.Context, param: click.Parameter, values: Sequence[str]) 
         if kind not in KINDS or not re.search(r":\d+$", ref):
             raise click.BadParameter(
                 f"{item!r}: write KIND:TEAM/NAME:VERSION with KIND one of "
-                f"{', '.join(KINDS)}, e.g. dataset:red/customers:3.", ctx, param,
+                f"{', '.join(KINDS)}, e.g. dataset:red/customers:3.",
+                ctx,
+                param,
             )
         links.append(Upstream(kind, ref, relation))
     return links
@@ -126,7 +130,8 @@ def _signature(ctx: click.Context, param: click.Parameter, value: str | None) ->
         text = Path(value[1:]).read_text() if value.startswith("@") else value
         parsed = json.loads(text)
     except OSError as error:
-        raise click.BadParameter(f"cannot read {value[1:]}: {error.strerror}.", ctx, param) from None
+        message = f"cannot read {value[1:]}: {error.strerror}."
+        raise click.BadParameter(message, ctx, param) from None
     except ValueError as error:
         raise click.BadParameter(f"not valid JSON ({error}).", ctx, param) from None
     if not isinstance(parsed, dict):
@@ -157,8 +162,7 @@ def _pairs_text(values: Mapping[str, Any]) -> str:
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
-    table = Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
-    return table
+    return Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
 
 
 def _fields(rows: Sequence[tuple[str, Any]]) -> Table:
@@ -175,12 +179,13 @@ def _transfer(description: str) -> Iterator[Progress]:
     """A bytes progress bar on stderr; silent when stderr is not a terminal (logs, pipes)."""
     console = Console(stderr=True)
     columns = (
-        rich.progress.TextColumn("{task.description}"), rich.progress.BarColumn(),
-        rich.progress.DownloadColumn(), rich.progress.TransferSpeedColumn(),
+        rich.progress.TextColumn("{task.description}"),
+        rich.progress.BarColumn(),
+        rich.progress.DownloadColumn(),
+        rich.progress.TransferSpeedColumn(),
         rich.progress.TimeRemainingColumn(),
     )
-    with rich.progress.Progress(*columns, console=console,
-                                disable=not console.is_terminal) as bar:
+    with rich.progress.Progress(*columns, console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -205,8 +210,13 @@ def teams_list(as_json: bool) -> None:
     table = _table("TEAM", "DISPLAY NAME", "CONTACT", "OWNERS", "MEMBERS")
     for team in found:
         owners = [m["username"] for m in team["members"] if m["role"] == "owner"]
-        table.add_row(team["name"], team["display_name"], team["contact_email"],
-                      ", ".join(owners), str(len(team["members"])))
+        table.add_row(
+            team["name"],
+            team["display_name"],
+            team["contact_email"],
+            ", ".join(owners),
+            str(len(team["members"])),
+        )
     _console().print(table)
 
 
@@ -225,13 +235,21 @@ def teams_show(team: str, as_json: bool) -> None:
 
 def _print_team(team: Json) -> None:
     console = _console()
-    console.print(_fields([("Team", team["name"]), ("Display name", team["display_name"]),
-                           ("Contact", team["contact_email"]),
-                           ("Created", _when(team["created_at"]))]))
+    console.print(
+        _fields(
+            [
+                ("Team", team["name"]),
+                ("Display name", team["display_name"]),
+                ("Contact", team["contact_email"]),
+                ("Created", _when(team["created_at"])),
+            ]
+        )
+    )
     members = _table("USER", "ROLE", "EMAIL", "ACTIVE", title="Members")
     for member in team["members"]:
-        members.add_row(member["username"], member["role"], member["email"],
-                        "yes" if member["active"] else "no")
+        members.add_row(
+            member["username"], member["role"], member["email"], "yes" if member["active"] else "no"
+        )
     console.print(members)
 
 
@@ -249,8 +267,13 @@ def teams_create(name: str, display_name: str, contact_email: str) -> None:
 @teams.command("add-member")
 @click.argument("team")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["member", "owner"]), default="member",
-              show_default=True, help="Owners may also move aliases and manage members.")
+@click.option(
+    "--role",
+    type=click.Choice(["member", "owner"]),
+    default="member",
+    show_default=True,
+    help="Owners may also move aliases and manage members.",
+)
 def teams_add_member(team: str, username: str, role: str) -> None:
     """Add USERNAME to TEAM, or change their role (team owners only)."""
     with Client() as client:
@@ -274,8 +297,13 @@ def teams_remove_member(team: str, username: str) -> None:
 def kind_group(kind: str) -> click.Group:
     """One group per asset kind; the kinds share every command, as they share the API."""
     group = CatalogGroup(KINDS[kind], help=f"Register, find and inspect {LABELS[kind]}.")
-    for build in (_register_command, _list_command, _show_command, _versions_command,
-                  _alias_command):
+    for build in (
+        _register_command,
+        _list_command,
+        _show_command,
+        _versions_command,
+        _alias_command,
+    ):
         group.add_command(build(kind))
     return group
 
@@ -286,36 +314,89 @@ def _register_command(kind: str) -> click.Command:
     @click.argument("paths_or_uris", metavar="PATH_OR_URI...", nargs=-1, required=True)
     @click.option("--flavor", default="", help="Format of the bytes, e.g. sklearn, onnx, csv.")
     @click.option("--description", default="")
-    @click.option("--metric", "metrics", multiple=True, metavar="KEY=NUMBER",
-                  callback=_pairs(_number), help="Repeatable, e.g. --metric auc=0.91.")
-    @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-                  callback=_pairs(_json_or_text), help="Repeatable; JSON values keep their type.")
-    @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", callback=_pairs(_text),
-                  help="Repeatable, e.g. --tag stage=dev.")
-    @click.option("--trained-on", "lineage_trained_on", multiple=True, callback=_lineage,
-                  metavar="KIND:TEAM/NAME:V", help="Repeatable, e.g. dataset:red/customers:3.")
-    @click.option("--evaluated-on", "lineage_evaluated_on", multiple=True, callback=_lineage,
-                  metavar="KIND:TEAM/NAME:V", help="Repeatable.")
-    @click.option("--derived-from", "lineage_derived_from", multiple=True, callback=_lineage,
-                  metavar="KIND:TEAM/NAME:V", help="Repeatable.")
-    @click.option("--signature", callback=_signature, metavar="JSON|@FILE",
-                  help="Input/output schema as JSON, or @path to a JSON file.")
-    @click.option("--created-at", type=Moment(), help="When onboarding history; default now.")
-    @click.option("--last-accessed-at", type=Moment(), help="Last known use, for history.")
+    @click.option(
+        "--metric",
+        "metrics",
+        multiple=True,
+        metavar="KEY=NUMBER",
+        callback=_pairs(_number),
+        help="Repeatable, e.g. --metric auc=0.91.",
+    )
+    @click.option(
+        "--param",
+        "params",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_pairs(_json_or_text),
+        help="Repeatable; JSON values keep their type.",
+    )
+    @click.option(
+        "--tag",
+        "tags",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_pairs(_text),
+        help="Repeatable, e.g. --tag stage=dev.",
+    )
+    @click.option(
+        "--trained-on",
+        "lineage_trained_on",
+        multiple=True,
+        callback=_lineage,
+        metavar="KIND:TEAM/NAME:V",
+        help="Repeatable, e.g. dataset:red/customers:3.",
+    )
+    @click.option(
+        "--evaluated-on",
+        "lineage_evaluated_on",
+        multiple=True,
+        callback=_lineage,
+        metavar="KIND:TEAM/NAME:V",
+        help="Repeatable.",
+    )
+    @click.option(
+        "--derived-from",
+        "lineage_derived_from",
+        multiple=True,
+        callback=_lineage,
+        metavar="KIND:TEAM/NAME:V",
+        help="Repeatable.",
+    )
+    @click.option(
+        "--signature",
+        callback=_signature,
+        metavar="JSON|@FILE",
+        help="Input/output schema as JSON, or @path to a JSON file.",
+    )
+    @click.option(
+        "--created-at",
+        callback=_moment,
+        metavar="ISO|AGE",
+        help="When onboarding history; default now.",
+    )
+    @click.option(
+        "--last-accessed-at",
+        callback=_moment,
+        metavar="ISO|AGE",
+        help="Last known use, for history.",
+    )
     @json_option
-    def register(ref: str, paths_or_uris: tuple[str, ...], as_json: bool,
-                 **metadata: Any) -> None:
+    def register(ref: str, paths_or_uris: tuple[str, ...], as_json: bool, **metadata: Any) -> None:
         """Register a new version of REF (TEAM/NAME) from files, directories or URIs.
 
         Local files and every file under a local directory are uploaded; URIs
         (file://, s3://, ...) are registered where they are, without copying. The asset
         is created on first registration.
         """
-        lineage = [link for name in list(metadata) if name.startswith("lineage_")
-                   for link in metadata.pop(name)]
+        lineage = [
+            *metadata.pop("lineage_trained_on"),
+            *metadata.pop("lineage_evaluated_on"),
+            *metadata.pop("lineage_derived_from"),
+        ]
         with Client() as client, _transfer(f"Uploading to {ref}") as progress:
-            version = client.register_version(kind, ref, paths_or_uris, lineage=lineage,
-                                              progress=progress, **metadata)
+            version = client.register_version(
+                kind, ref, paths_or_uris, lineage=lineage, progress=progress, **metadata
+            )
         if as_json:
             _print_json(version)
             return
@@ -326,13 +407,12 @@ def _register_command(kind: str) -> click.Command:
 
 
 def _list_command(kind: str) -> click.Command:
-    @click.command("list")
+    @click.command("list", help=f"List {LABELS[kind]}, filtered by team, name or tag.")
     @click.option("--team", help="Only this team's.")
     @click.option("--name", help="Names containing this text.")
     @click.option("--tag", metavar="KEY[=VALUE]", help="Tagged with KEY (and VALUE).")
     @json_option
     def list_assets(team: str | None, name: str | None, tag: str | None, as_json: bool) -> None:
-        """List the catalog's entries."""
         with Client() as client:
             assets = client.list_assets(kind, team=team, name=name, tag=tag)
         if as_json:
@@ -340,12 +420,15 @@ def _list_command(kind: str) -> click.Command:
             return
         table = _table("REF", "LATEST", "ALIASES", "TAGS", "DESCRIPTION")
         for asset in assets:
-            table.add_row(asset["ref"], str(asset["latest_version"]),
-                          _pairs_text(asset["aliases"]), _pairs_text(asset["tags"]),
-                          asset["description"])
+            table.add_row(
+                asset["ref"],
+                str(asset["latest_version"]),
+                _pairs_text(asset["aliases"]),
+                _pairs_text(asset["tags"]),
+                asset["description"],
+            )
         _console().print(table)
 
-    list_assets.help = f"List {LABELS[kind]}, filtered by team, name or tag."
     return list_assets
 
 
@@ -371,11 +454,17 @@ def _show_command(kind: str) -> click.Command:
 
 def _print_asset(asset: Json) -> None:
     console = _console()
-    console.print(_fields([
-        (LABELS[asset["kind"]].capitalize()[:-1], asset["ref"]),
-        ("Description", asset["description"]), ("Tags", _pairs_text(asset["tags"])),
-        ("Latest version", asset["latest_version"]), ("Created", _when(asset["created_at"])),
-    ]))
+    console.print(
+        _fields(
+            [
+                (NOUNS[asset["kind"]], asset["ref"]),
+                ("Description", asset["description"]),
+                ("Tags", _pairs_text(asset["tags"])),
+                ("Latest version", asset["latest_version"]),
+                ("Created", _when(asset["created_at"])),
+            ]
+        )
+    )
     aliases = _table("ALIAS", "VERSION", title="Aliases")
     for alias, version in sorted(asset["aliases"].items()):
         aliases.add_row(alias, f"{asset['ref']}:{version}")
@@ -384,15 +473,23 @@ def _print_asset(asset: Json) -> None:
 
 def _print_version(version: Json) -> None:
     console = _console()
-    console.print(_fields([
-        ("Version", version["ref"]), ("State", version["lifecycle_state"]),
-        ("Aliases", ", ".join(version["aliases"])), ("Flavor", version["flavor"]),
-        ("Description", version["description"]), ("Tags", _pairs_text(version["tags"])),
-        ("Params", _pairs_text(version["params"])), ("Size", decimal(version["size_bytes"])),
-        ("Created", _when(version["created_at"])),
-        ("Last used", _when(version["last_accessed_at"])),
-        ("Registered by", version["created_by"]),
-    ]))
+    console.print(
+        _fields(
+            [
+                ("Version", version["ref"]),
+                ("State", version["lifecycle_state"]),
+                ("Aliases", ", ".join(version["aliases"])),
+                ("Flavor", version["flavor"]),
+                ("Description", version["description"]),
+                ("Tags", _pairs_text(version["tags"])),
+                ("Params", _pairs_text(version["params"])),
+                ("Size", decimal(version["size_bytes"])),
+                ("Created", _when(version["created_at"])),
+                ("Last used", _when(version["last_accessed_at"])),
+                ("Registered by", version["created_by"]),
+            ]
+        )
+    )
     _print_metrics(console, version["metrics"])
     _print_artifacts(console, version["artifacts"])
     _print_lineage(console, version)
@@ -408,6 +505,7 @@ def _print_metrics(console: Console, metrics: Mapping[str, float]) -> None:
 
 def _print_artifacts(console: Console, artifacts: Sequence[Json]) -> None:
     table = _table("ARTIFACT", "SIZE", "STORED", "URI", title="Artifacts")
+    table.columns[-1].overflow = "fold"  # a cut URI is useless; people copy them
     for artifact in artifacts:
         stored = "uploaded" if artifact["uploaded"] else "referenced"
         table.add_row(artifact["name"], decimal(artifact["size_bytes"]), stored, artifact["uri"])
@@ -426,11 +524,15 @@ def _print_lineage(console: Console, version: Json) -> None:
 def _versions_command(kind: str) -> click.Command:
     @click.command("versions")
     @click.argument("ref")
-    @click.option("--stale-since", type=Moment(), help="Unused since: ISO time or age (30d).")
+    @click.option(
+        "--stale-since",
+        callback=_moment,
+        metavar="ISO|AGE",
+        help="Unused since: ISO time or age (30d).",
+    )
     @click.option("--state", type=click.Choice(STATES), help="Lifecycle state.")
     @json_option
-    def versions(ref: str, stale_since: datetime | None, state: str | None,
-                 as_json: bool) -> None:
+    def versions(ref: str, stale_since: datetime | None, state: str | None, as_json: bool) -> None:
         """List the versions of REF (TEAM/NAME), newest first."""
         with Client() as client:
             found = client.list_versions(kind, ref, stale_since=stale_since, state=state)
@@ -439,9 +541,15 @@ def _versions_command(kind: str) -> click.Command:
             return
         table = _table("VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED")
         for version in found:
-            table.add_row(str(version["version"]), version["lifecycle_state"], version["flavor"],
-                          _pairs_text(version["metrics"]), decimal(version["size_bytes"]),
-                          _when(version["created_at"]), _when(version["last_accessed_at"]))
+            table.add_row(
+                str(version["version"]),
+                version["lifecycle_state"],
+                version["flavor"],
+                _pairs_text(version["metrics"]),
+                decimal(version["size_bytes"]),
+                _when(version["created_at"]),
+                _when(version["last_accessed_at"]),
+            )
         _console().print(table)
 
     return versions
@@ -453,14 +561,14 @@ def _alias_command(kind: str) -> click.Command:
     @click.argument("alias")
     @click.argument("version", type=click.IntRange(min=1))
     @click.option("--reason", default="", help="Why; kept in the audit trail.")
-    def alias(ref: str, alias: str, version: int, reason: str) -> None:
+    def set_alias(ref: str, alias: str, version: int, reason: str) -> None:
         """Point ALIAS of REF (TEAM/NAME) at VERSION, e.g. `alias red/churn production 3`
         (team owners only)."""
         with Client() as client:
             client.set_alias(kind, ref, alias, version, reason=reason)
         click.echo(f"{ref}@{alias} now points at {ref}:{version}.")
 
-    return alias
+    return set_alias
 
 
 # --- artifacts ---------------------------------------------------------------------------

@@ -96,9 +96,7 @@ def _dataset(owner: User, team: Team, data: Any) -> AssetVersion:
     return services.register_version(owner, asset, spec, [_bytes("data.csv", _csv(rows, columns))])
 
 
-def _feature_set(
-    owner: User, team: Team, data: Any, dataset: AssetVersion
-) -> AssetVersion:
+def _feature_set(owner: User, team: Team, data: Any, dataset: AssetVersion) -> AssetVersion:
     standardized = (data.data - data.data.mean(axis=0)) / data.data.std(axis=0)
     asset = services.create_asset(
         owner, Kind.FEATURE_SET, team, FEATURE_SET, description="Standardized tumour measurements"
@@ -112,9 +110,7 @@ def _feature_set(
     return services.register_version(owner, asset, spec, [_bytes("features.csv", payload)])
 
 
-def _models(
-    owner: User, team: Team, data: Any, upstream: list[AssetVersion]
-) -> list[AssetVersion]:
+def _models(owner: User, team: Team, data: Any, upstream: list[AssetVersion]) -> list[AssetVersion]:
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split

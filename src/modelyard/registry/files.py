@@ -44,10 +44,28 @@ def _artifact_files(artifact: Artifact) -> Iterator[VersionFile]:
 
 
 def find_file(version: AssetVersion, path: str) -> VersionFile:
-    for candidate in list_files(version):
-        if candidate.path == path:
-            return candidate
+    """Stat just the one object: a prefix artifact may hold many thousands."""
+    for artifact in version.artifacts.all():
+        if path == artifact.name and not artifact.is_prefix:
+            return VersionFile(path, artifact.uri, artifact.size_bytes, artifact.checksum)
+        if artifact.is_prefix and path.startswith(artifact.name + "/"):
+            found = _stat_inside(artifact, path.removeprefix(artifact.name + "/"))
+            if found is not None:
+                return found
     raise NotFound(f"{version.ref} has no file '{path}'. List its files with the files endpoint.")
+
+
+def _stat_inside(artifact: Artifact, relpath: str) -> VersionFile | None:
+    try:
+        uri = storage.join_uri(artifact.uri, relpath)
+        info = storage.get_store(uri).stat(uri)
+    except (storage.ObjectNotFound, storage.InvalidURI):
+        return None
+    except storage.StoreUnavailable as error:
+        raise Unavailable(str(error)) from error
+    if info.is_prefix:  # a folder inside the artifact, not a file
+        return None
+    return VersionFile(f"{artifact.name}/{relpath}", info.uri, info.size, info.checksum)
 
 
 def open_file(version: AssetVersion, path: str) -> tuple[int, Iterator[bytes]]:

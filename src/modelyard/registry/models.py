@@ -30,6 +30,10 @@ class Kind(models.TextChoices):
     FEATURE_SET = "featureset", "Feature set"
 
 
+# The word for each kind in URLs, shared by the API (/api/v1/models) and the UI (/models/…).
+PLURAL = {Kind.MODEL: "models", Kind.DATASET: "datasets", Kind.FEATURE_SET: "featuresets"}
+
+
 class LifecycleState(models.TextChoices):
     ACTIVE = "active", "Active"
     NOTICED = "noticed", "Noticed"

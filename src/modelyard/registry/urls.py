@@ -6,8 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, path, register_converter
 
 from modelyard.registry import views
-from modelyard.registry.api import PLURAL
-from modelyard.registry.models import Kind
+from modelyard.registry.models import PLURAL, Kind
 
 KIND_BY_PLURAL = {plural: kind for kind, plural in PLURAL.items()}
 

@@ -110,7 +110,7 @@ def asset_page(request: HttpRequest, kind: str, team: str, name: str) -> HttpRes
         "registry/asset.html",
         {
             "asset": asset,
-            "aliases": asset.aliases.select_related("version").order_by("name"),
+            "aliases": asset.aliases.select_related("version__asset__team").order_by("name"),
             "page": page.get_page(request.GET.get("page")),
         },
     )

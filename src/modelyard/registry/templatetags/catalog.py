@@ -48,11 +48,17 @@ def _with_unit(size: float, unit: str) -> str:
 
 @register.filter
 def ago(value: datetime | None) -> str:
-    """A past moment as '12 days ago': one unit is enough to judge staleness."""
+    """A past moment as '12 days ago'.
+
+    Days rather than weeks or months up to a year: lifecycle thresholds count days.
+    """
     if value is None:
         return "never"
-    if timezone.now() - value < timedelta(minutes=1):
+    age = timezone.now() - value
+    if age < timedelta(minutes=1):
         return "just now"
+    if timedelta(days=1) <= age < timedelta(days=365):
+        return f"{age.days}\N{NO-BREAK SPACE}{'day' if age.days == 1 else 'days'} ago"
     return f"{timesince(value, depth=1)} ago"
 
 
@@ -72,6 +78,12 @@ def number(value: Any) -> str:
 def plain(value: Any) -> str:
     """Strings as they are; lists, objects, booleans and null as compact JSON."""
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+@register.filter
+def pairs(value: Any) -> list[tuple[str, Any]]:
+    """A JSON object's items by key. `tags.items` would look up a tag named "items" first."""
+    return sorted(value.items()) if isinstance(value, dict) else []
 
 
 @register.filter
