@@ -118,7 +118,7 @@ def database_url(home_dir: Path) -> str:
 
 def broker_url(home_dir: Path) -> str:
     # kombu's SQLAlchemy-free filesystem transport: a broker that needs no server.
-    return env_str("MODELYARD_BROKER_URL", "filesystem://")
+    return env_str("MODELYARD_BROKER_URL", "filesystem://localhost/")
 
 
 def redis_url() -> str:
