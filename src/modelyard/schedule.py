@@ -26,6 +26,16 @@ def periodic_tasks() -> list[PeriodicTask]:
             "modelyard.registry.tasks.sweep_pending_deletions",
             600,
         ),
+        PeriodicTask(
+            "Lifecycle scan: notice, warn and delete unused versions",
+            "modelyard.lifecycle.tasks.run_scan",
+            settings.LIFECYCLE_SCAN_SECONDS,
+        ),
+        PeriodicTask(
+            "Send lifecycle notices that are still unsent",
+            "modelyard.lifecycle.tasks.send_notices",
+            900,
+        ),
     ]
     if settings.REDIS_URL:
         tasks.append(

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "modelyard.accounts",
     "modelyard.audit",
     "modelyard.registry",
+    "modelyard.lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +113,7 @@ REDIS_URL = config.env_str(
     "MODELYARD_REDIS_URL", BROKER_URL if BROKER_URL.startswith("redis") else ""
 )
 API_PAGE_SIZE_MAX = 500
+LIFECYCLE_SCAN_SECONDS = config.env_float("MODELYARD_LIFECYCLE_SCAN_SECONDS", 86400, minimum=60)
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = BROKER_URL

@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("", include("modelyard.lifecycle.urls")),
     path("", include("modelyard.registry.urls")),
 ]

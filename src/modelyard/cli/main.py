@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from modelyard.cli import catalog, operate
+from modelyard.cli import catalog, lifecycle, operate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,7 @@ def cli() -> None:
 
 operate.register(cli)
 catalog.register(cli)
+lifecycle.register(cli)
 
 
 def main() -> None:

@@ -136,6 +136,15 @@ class AssetVersion(models.Model):
     lifecycle_changed_at = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
     bytes_reclaimed = models.BigIntegerField(default=0)
+    # Lifecycle: what protects the version and how far its current unused cycle has got.
+    kept_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last 'keep': restarts the unused clock like a use."
+    )
+    pinned_until = models.DateTimeField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False)
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    final_notice_sent_at = models.DateTimeField(null=True, blank=True)
+    deletion_error = models.TextField(blank=True)
     trained_on = models.ManyToManyField(
         "self",
         through="LineageEdge",

@@ -424,13 +424,17 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
     ).first()
     if version is None:  # already finished by another worker, or not scheduled
         return 0
-    freed = sum(
-        storage.get_store(artifact.uri).delete(artifact.uri) for artifact in version.artifacts.all()
-    )
+    try:
+        freed = sum(storage.get_store(a.uri).delete(a.uri) for a in version.artifacts.all())
+    except storage.StorageError as error:
+        # Stays `deleting` with the reason visible; the task retries, the sweep re-queues.
+        AssetVersion.objects.filter(pk=version_id).update(deletion_error=str(error)[:2000])
+        raise
     with transaction.atomic():
         claimed = AssetVersion.objects.filter(
             pk=version_id, lifecycle_state=LifecycleState.DELETING
         ).update(
+            deletion_error="",
             lifecycle_state=LifecycleState.DELETED,
             lifecycle_changed_at=timezone.now(),
             deleted_at=timezone.now(),

@@ -1,0 +1,315 @@
+"""The scan: find versions whose unused time crossed a threshold and move each one step.
+
+Two streams, each read in id-ordered batches so memory stays flat however big the catalog:
+active versions unused for at least the shortest first-notice threshold (candidates for a
+first notice), and versions already noticed (candidates for the final notice, deletion, or
+a reset because they were used, kept or protected meanwhile). Each step is claimed with a
+conditional update, so two scans at once move every version once and write every notice
+once; deletion re-checks the clock it read, so an access that lands meanwhile wins.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
+from django.utils import timezone
+
+from modelyard.audit.models import AuditEvent
+from modelyard.lifecycle.models import Notice, Step
+from modelyard.lifecycle.policies import PolicyBook, Thresholds
+from modelyard.lifecycle.recipients import RecipientBook
+from modelyard.registry.models import PROTECTED_ALIASES, Alias, AssetVersion, LifecycleState
+
+BATCH = 2000
+ACTOR = "system:lifecycle"
+State = LifecycleState
+
+
+class Action(enum.StrEnum):
+    FIRST_NOTICE = "first_notice"
+    FINAL_NOTICE = "final_notice"
+    DELETE = "delete"
+    RESET = "reset"
+
+
+FIELDS = (
+    "id",
+    "asset__team_id",
+    "asset_id",
+    "kind",
+    "version",
+    "asset__latest_version",
+    "last_accessed_at",
+    "kept_at",
+    "lifecycle_state",
+    "notice_sent_at",
+    "final_notice_sent_at",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    row: dict[str, Any]
+    protected: bool = False
+
+    @property
+    def clock(self) -> datetime:
+        """When the version was last used or kept: the start of its unused time."""
+        kept = self.row["kept_at"]
+        used: datetime = self.row["last_accessed_at"]
+        return max(used, kept) if kept else used
+
+
+@dataclass(frozen=True)
+class Planned:
+    version_id: int
+    team_id: int
+    asset_id: int
+    action: Action
+    cycle: datetime
+    idle_days: int
+    delete_on: datetime | None = None
+
+
+@dataclass
+class ScanResult:
+    at: datetime
+    dry_run: bool
+    planned: list[Planned] = field(default_factory=list)
+    applied: Counter[str] = field(default_factory=Counter)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for item in self.planned if item.action == action)
+
+
+def decide(candidate: Candidate, limits: Thresholds, at: datetime) -> Planned | None:
+    """The one step a version is due for at `at`, or None."""
+    row, clock = candidate.row, candidate.clock
+    idle = at - clock
+    newest = (
+        limits.keep_newest and row["version"] > row["asset__latest_version"] - limits.keep_newest
+    )
+    state = row["lifecycle_state"]
+    if candidate.protected or newest or idle < limits.first:
+        return _plan(candidate, Action.RESET, at) if state != State.ACTIVE else None
+    if state == State.ACTIVE:
+        # Counted from this notice, so a long-unused version still gets the whole warning.
+        earliest = at + (limits.final - limits.first) + limits.grace
+        return _plan(candidate, Action.FIRST_NOTICE, at, max(clock + limits.delete, earliest))
+    if state == State.NOTICED:
+        sent = row["notice_sent_at"]
+        if sent and idle >= limits.final and at >= sent + (limits.final - limits.first):
+            return _plan(
+                candidate, Action.FINAL_NOTICE, at, max(clock + limits.delete, at + limits.grace)
+            )
+        return None
+    sent = row["final_notice_sent_at"]
+    if state == State.FINAL_NOTICE and sent and idle >= limits.delete and at >= sent + limits.grace:
+        return _plan(candidate, Action.DELETE, at)
+    return None
+
+
+def _plan(
+    candidate: Candidate, action: Action, at: datetime, delete_on: datetime | None = None
+) -> Planned:
+    row = candidate.row
+    idle_days = (at - candidate.clock).days
+    return Planned(
+        row["id"],
+        row["asset__team_id"],
+        row["asset_id"],
+        action,
+        candidate.clock,
+        idle_days,
+        delete_on,
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _batches(queryset: QuerySet[AssetVersion]) -> Iterator[list[dict[str, Any]]]:
+    last_id = 0
+    while True:
+        rows = list(
+            queryset.filter(id__gt=last_id).order_by("id").values(*FIELDS, "protected")[:BATCH]
+        )
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1]["id"]
+
+
+def _protected(at: datetime) -> Q:
+    aliased = Exists(Alias.objects.filter(version=OuterRef("pk"), name__in=PROTECTED_ALIASES))
+    return Q(legal_hold=True) | Q(pinned_until__gt=at) | Q(aliased)
+
+
+def _stale_active(at: datetime, book: PolicyBook) -> QuerySet[AssetVersion]:
+    cutoff = at - book.earliest_first_notice()
+    return (
+        AssetVersion.objects.filter(lifecycle_state=State.ACTIVE, last_accessed_at__lt=cutoff)
+        .filter(Q(kept_at__isnull=True) | Q(kept_at__lt=cutoff))
+        .exclude(_protected(at))
+        .annotate(protected=Value(False, output_field=BooleanField()))
+    )
+
+
+def _in_progress(at: datetime) -> QuerySet[AssetVersion]:
+    protected = ExpressionWrapper(_protected(at), output_field=BooleanField())
+    return AssetVersion.objects.filter(
+        lifecycle_state__in=[State.NOTICED, State.FINAL_NOTICE]
+    ).annotate(protected=protected)
+
+
+def plan(at: datetime, book: PolicyBook) -> Iterator[list[Planned]]:
+    """Yield the due steps batch by batch (nothing is changed)."""
+    for queryset in (_stale_active(at, book), _in_progress(at)):
+        for rows in _batches(queryset):
+            due = (decide(Candidate(r, r["protected"]), _limits(book, r), at) for r in rows)
+            yield [item for item in due if item is not None]
+
+
+def _limits(book: PolicyBook, row: dict[str, Any]) -> Thresholds:
+    return book.for_version(row["asset__team_id"], row["kind"])
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def scan(at: datetime | None = None, *, dry_run: bool = False) -> ScanResult:
+    at = at or timezone.now()
+    book, people = PolicyBook(), RecipientBook()
+    result = ScanResult(at=at, dry_run=dry_run)
+    for batch in plan(at, book):
+        result.planned.extend(batch)
+        if not dry_run and batch:
+            result.applied.update(_apply(batch, at, people))
+    return result
+
+
+@transaction.atomic
+def _apply(batch: list[Planned], at: datetime, people: RecipientBook) -> Counter[str]:
+    by_action: dict[Action, list[Planned]] = {action: [] for action in Action}
+    for item in batch:
+        by_action[item.action].append(item)
+    applied: Counter[str] = Counter()
+    applied[Action.FIRST_NOTICE] = _notice(
+        by_action[Action.FIRST_NOTICE], Step.FIRST_NOTICE, at, people
+    )
+    applied[Action.FINAL_NOTICE] = _notice(
+        by_action[Action.FINAL_NOTICE], Step.FINAL_NOTICE, at, people
+    )
+    applied[Action.RESET] = _reset(by_action[Action.RESET], at)
+    applied[Action.DELETE] = sum(_schedule_deletion(item, at) for item in by_action[Action.DELETE])
+    return applied
+
+
+_NEXT = {
+    Step.FIRST_NOTICE: (State.ACTIVE, State.NOTICED),
+    Step.FINAL_NOTICE: (State.NOTICED, State.FINAL_NOTICE),
+}
+
+
+def _claim(ids: list[int], source: str, target: str, at: datetime) -> set[int]:
+    """Move versions still in `source` to `target`; return the ids this call moved."""
+    locked = set(
+        AssetVersion.objects.select_for_update(skip_locked=True)
+        .filter(id__in=ids, lifecycle_state=source)
+        .values_list("id", flat=True)
+    )
+    AssetVersion.objects.filter(id__in=locked, lifecycle_state=source).update(
+        lifecycle_state=target, lifecycle_changed_at=at
+    )
+    return locked
+
+
+def _notice(items: list[Planned], step: Step, at: datetime, people: RecipientBook) -> int:
+    source, target = _NEXT[step]
+    claimed = _claim([item.version_id for item in items], source, target, at)
+    mine = [item for item in items if item.version_id in claimed]
+    Notice.objects.bulk_create(
+        [
+            Notice(
+                version_id=item.version_id,
+                team_id=item.team_id,
+                step=step,
+                cycle=item.cycle,
+                recipient=person.email,
+                recipient_user_id=person.user_id,
+                delete_on=item.delete_on or at,
+            )
+            for item in mine
+            for person in people.for_team(item.team_id)
+        ],
+        ignore_conflicts=True,
+    )
+    _audit(
+        mine,
+        f"lifecycle.{step}",
+        lambda item: {"idle_days": item.idle_days, "delete_on": _iso(item.delete_on)},
+    )
+    return len(mine)
+
+
+def _reset(items: list[Planned], at: datetime) -> int:
+    in_progress = [State.NOTICED, State.FINAL_NOTICE]
+    locked = set(
+        AssetVersion.objects.select_for_update(skip_locked=True)
+        .filter(id__in=[item.version_id for item in items], lifecycle_state__in=in_progress)
+        .values_list("id", flat=True)
+    )
+    AssetVersion.objects.filter(id__in=locked, lifecycle_state__in=in_progress).update(
+        lifecycle_state=State.ACTIVE,
+        lifecycle_changed_at=at,
+        notice_sent_at=None,
+        final_notice_sent_at=None,
+    )
+    mine = [item for item in items if item.version_id in locked]
+    _audit(mine, "lifecycle.reset", lambda item: {"reason": "used, kept or protected"})
+    return len(mine)
+
+
+def _schedule_deletion(item: Planned, at: datetime) -> int:
+    from modelyard.registry.tasks import delete_version_bytes
+
+    # Only if nobody used or kept it since the plan was made: the clock must be unchanged.
+    still_idle = Q(last_accessed_at__lte=item.cycle) & (
+        Q(kept_at__isnull=True) | Q(kept_at__lte=item.cycle)
+    )
+    moved = AssetVersion.objects.filter(
+        still_idle, id=item.version_id, lifecycle_state=State.FINAL_NOTICE
+    ).update(lifecycle_state=State.DELETING, lifecycle_changed_at=at)
+    if moved:
+        _audit(
+            [item],
+            "lifecycle.deletion_scheduled",
+            lambda i: {"idle_days": i.idle_days, "reason": "unused past the policy"},
+        )
+        transaction.on_commit(lambda: delete_version_bytes.delay(item.version_id))
+    return moved
+
+
+def _audit(items: list[Planned], action: str, details: Any) -> None:
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            actor_label=ACTOR,
+            action=action,
+            team_id=item.team_id,
+            asset_id=item.asset_id,
+            version_id=item.version_id,
+            details=details(item),
+        )
+        for item in items
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
