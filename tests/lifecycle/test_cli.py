@@ -67,5 +67,5 @@ def test_report_counts_reclaimed_bytes(stale, clock, django_capture_on_commit_ca
     clock.step(51)
     with django_capture_on_commit_callbacks(execute=True):
         clock.step(61.5)
-    code, output = run("report", "--json")
+    _, output = run("report", "--json")
     assert json.loads(output) == [{"team": "red", "store": "file", "bytes": 200}]

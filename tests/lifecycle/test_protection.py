@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from modelyard.lifecycle import services
-from modelyard.registry.models import AssetVersion, LifecycleState
 from modelyard.registry.access import write_last_access
+from modelyard.registry.models import AssetVersion, LifecycleState
 from tests.lifecycle.conftest import register, state
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +47,9 @@ def test_access_after_the_notice_resets_the_cycle(stale, clock) -> None:
 
 
 def test_access_racing_the_deletion_wins(stale, clock, django_capture_on_commit_callbacks) -> None:
-    from modelyard.lifecycle.scan import Action, _apply, plan
     from modelyard.lifecycle.policies import PolicyBook
     from modelyard.lifecycle.recipients import RecipientBook
+    from modelyard.lifecycle.scan import Action, _apply, plan
 
     clock.step(31)
     clock.step(51)
