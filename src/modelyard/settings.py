@@ -9,6 +9,7 @@ import dj_database_url
 import django_stubs_ext
 
 from modelyard import config
+from modelyard.lib.mail import email_settings
 
 # Lets admin and queryset classes be subscripted for type hints at run time.
 django_stubs_ext.monkeypatch()
@@ -113,6 +114,14 @@ REDIS_URL = config.env_str(
     "MODELYARD_REDIS_URL", BROKER_URL if BROKER_URL.startswith("redis") else ""
 )
 API_PAGE_SIZE_MAX = 500
+
+# --- mail ----------------------------------------------------------------------------------
+# Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);
+# empty keeps mail as .eml files in HOME/outbox and prints a line per message.
+EMAIL_URL = config.env_str("MODELYARD_EMAIL_URL", "")
+globals().update(email_settings(EMAIL_URL, HOME))
+DEFAULT_FROM_EMAIL = config.env_str("MODELYARD_EMAIL_FROM", "modelyard <modelyard@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 LIFECYCLE_SCAN_SECONDS = config.env_float("MODELYARD_LIFECYCLE_SCAN_SECONDS", 86400, minimum=60)
 
 # --- Celery --------------------------------------------------------------------------------

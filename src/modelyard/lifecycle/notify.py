@@ -105,7 +105,9 @@ def _send_group(team_id: int, step: str, recipient: str, now: datetime, result: 
         else:
             log.warning("Team %s has nobody to notify; continuing on schedule", notices[0].team)
     except Exception as error:
-        if recipient and not is_transient_failure(error):
+        # Only a mail server's permanent refusal is a bounce; a bug must not look like one.
+        permanent = isinstance(error, smtplib.SMTPException) and not is_transient_failure(error)
+        if recipient and permanent:
             return _reroute(recipient, notices, str(error))
         Notice.objects.filter(claim=claim).update(
             claim="", claimed_at=None, attempts=F("attempts") + 1, last_error=str(error)[:2000]
