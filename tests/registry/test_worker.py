@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
-from django.conf import settings as django_settings
 
 from modelyard.registry import services
 from modelyard.registry.models import AssetVersion, LifecycleState
+from tests.fixtures.worker import broker_for, celery_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def database_url() -> str:
-    database = django_settings.DATABASES["default"]
-    if database["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{database['NAME']}"
-    user = database["USER"] or "postgres"
-    return f"postgresql://{user}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
-
-
 @pytest.fixture
 def broker_url(redis_url: str) -> Iterator[str]:
-    url = redis_url.rsplit("/", 1)[0] + "/14"
-    import redis
-
+    url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
     yield url
     redis.Redis.from_url(url).flushdb()
@@ -41,36 +30,8 @@ def broker_url(redis_url: str) -> Iterator[str]:
 def worker(
     broker_url: str, artifact_root: Path, tmp_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "modelyard.settings",
-        "MODELYARD_HOME": str(tmp_path / "worker-home"),
-        "MODELYARD_DATABASE_URL": database_url(),
-        "MODELYARD_BROKER_URL": broker_url,
-        "MODELYARD_ARTIFACT_ROOT": artifact_root.as_uri(),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "modelyard.celery",
-        "worker",
-        "--queues",
-        "deletions",
-        "--concurrency",
-        "1",
-        "--pool",
-        "solo",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "WARNING",
-    ]
-    process = subprocess.Popen(command, env=env)
-    yield process
-    process.terminate()
-    process.wait(timeout=20)
+    with celery_worker(broker_url, tmp_path / "worker-home", artifact_root.as_uri()) as process:
+        yield process
 
 
 def test_worker_deletes_bytes_of_a_scheduled_version(

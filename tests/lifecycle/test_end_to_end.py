@@ -1,0 +1,129 @@
+"""Days 30, 50 and 60 with everything real: PostgreSQL or SQLite, Redis as the broker, a
+Celery worker process, an S3 endpoint, the local disk and an SMTP server.
+
+Emails are received over SMTP and parsed; a Keep link and a Delete link are followed as a
+person would (GET, then POST from the page); bytes disappear from S3 and disk, while the
+kept version and the one in production survive.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.test import Client
+
+from modelyard.celery import app as celery_app
+from modelyard.registry.models import AssetVersion, LifecycleState
+from tests.fixtures.worker import broker_for, celery_worker
+from tests.lifecycle.conftest import Clock, register
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    """Tasks from this process go to Redis for the worker, not run in-process."""
+    url = broker_for(redis_url)
+    redis.Redis.from_url(url).flushdb()
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_always_eager
+    conf.broker_url, conf.task_always_eager = url, False
+    yield url
+    conf.broker_url, conf.task_always_eager = saved
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    redis.Redis.from_url(url).flushdb()
+
+
+def text_of(received) -> str:
+    return received.message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link(body: str, action: str, ref: str) -> str:
+    block = body.split(f" {ref},", 1)[1].split("\n- ", 1)[0]
+    url = re.search(rf"https?://\S+(/lifecycle/{action}/\S+/)", block)
+    assert url, f"no {action} link for {ref} in:\n{block}"
+    return url.group(1)
+
+
+def follow(path: str) -> str:
+    """Open the page (which changes nothing), then press its button, CSRF token and all."""
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(path)
+    assert page.status_code == 200, page.content
+    done = client.post(path, {"csrfmiddlewaretoken": page.cookies["csrftoken"].value})
+    assert done.status_code == 200, done.content
+    return done.content.decode()
+
+
+def wait_until_deleted(*versions: AssetVersion, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {AssetVersion.objects.get(pk=v.pk).lifecycle_state for v in versions}
+        if states == {LifecycleState.DELETED}:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"still {states} after {timeout} s")
+
+
+def test_thirty_fifty_sixty_days(
+    alice,
+    smtp_settings,
+    broker,
+    s3_bucket,
+    s3_client,
+    artifact_root: Path,
+    tmp_path: Path,
+    clock: Clock,
+) -> None:
+    register(alice, "on-disk", clock.start)
+    register(alice, "kept", clock.start)
+    register(alice, "in-production", clock.start)
+    alice.put("/models/red/in-production/aliases/production", {"version": 1})
+    for index in range(3):
+        s3_client.put_object(Bucket=s3_bucket, Key=f"models/red/part-{index}", Body=b"s" * 10)
+    alice.post("/models", {"team": "red", "name": "on-s3"})
+    alice.post(
+        "/models/red/on-s3/versions",
+        {
+            "artifacts": [{"name": "parts", "uri": f"s3://{s3_bucket}/models/red"}],
+            "created_at": clock.start.isoformat(),
+            "last_accessed_at": clock.start.isoformat(),
+        },
+    )
+    versions = {v.asset.name: v for v in AssetVersion.objects.select_related("asset")}
+
+    with celery_worker(broker, tmp_path / "worker", artifact_root.as_uri()):
+        clock.step(31)
+        first = smtp_settings.wait_for(2)
+        assert sorted(r.rcpt_tos[0] for r in first) == ["alice@example.com", "bob@example.com"]
+        body = text_of(next(r for r in first if r.rcpt_tos == ["alice@example.com"]))
+        assert "3 versions" in first[0].message["Subject"]
+        assert "red/in-production:1" not in body
+        assert "Keep red/kept:1" not in body
+        assert "is kept" in follow(link(body, "keep", "red/kept:1"))
+
+        smtp_settings.clear()
+        clock.step(51)
+        final = smtp_settings.wait_for(2)
+        final_body = text_of(next(r for r in final if r.rcpt_tos == ["alice@example.com"]))
+        assert "Final notice" in final[0].message["Subject"]
+        assert "red/kept:1" not in final_body
+        assert "is being deleted" in follow(link(final_body, "delete", "red/on-s3:1"))
+        wait_until_deleted(versions["on-s3"])
+        assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
+
+        clock.step(61.5)
+        wait_until_deleted(versions["on-disk"])
+
+    remaining = sorted(
+        str(p.relative_to(artifact_root)).split("/")[2] for p in artifact_root.rglob("*.bin")
+    )
+    assert remaining == ["in-production", "kept"]
+    assert AssetVersion.objects.get(pk=versions["on-disk"].pk).bytes_reclaimed == 100
+    assert AssetVersion.objects.get(pk=versions["kept"].pk).lifecycle_state == LifecycleState.ACTIVE
