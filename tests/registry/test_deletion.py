@@ -53,3 +53,35 @@ def test_delete_needs_a_reason(alice, churn_v1) -> None:
     response = alice.delete("/models/red/churn/versions/1", reason="")
     assert response.status_code == 400
     assert "reason" in response.json()["message"]
+
+
+def test_rerun_after_a_crash_between_store_and_database_converges(alice, churn_v1) -> None:
+    from modelyard import storage
+
+    version = AssetVersion.objects.get()
+    services.schedule_deletion("test", version, "crash test")
+    for artifact in version.artifacts.all():  # the store deleted, then the worker died
+        storage.get_store(artifact.uri).delete(artifact.uri)
+    assert AssetVersion.objects.get().lifecycle_state == LifecycleState.DELETING
+    assert services.delete_bytes(version.pk) == 501
+    version.refresh_from_db()
+    assert (version.lifecycle_state, version.bytes_reclaimed) == (LifecycleState.DELETED, 501)
+
+
+def test_store_failure_keeps_deleting_with_the_error_visible(alice, churn_v1, monkeypatch) -> None:
+    from modelyard import storage
+
+    version = AssetVersion.objects.get()
+    services.schedule_deletion("test", version, "flaky store")
+
+    def unavailable(self, uri: str) -> int:
+        raise storage.StoreUnavailable("http://s3.test", "b", "connection refused")
+
+    monkeypatch.setattr(
+        type(storage.get_store(version.artifacts.first().uri)), "delete", unavailable
+    )
+    with pytest.raises(storage.StoreUnavailable):
+        services.delete_bytes(version.pk)
+    version.refresh_from_db()
+    assert version.lifecycle_state == LifecycleState.DELETING
+    assert "http://s3.test is unavailable" in version.deletion_error

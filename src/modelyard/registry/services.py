@@ -418,18 +418,26 @@ def schedule_deletion(actor: Actor, version: AssetVersion, reason: str) -> Asset
 
 
 def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
-    """Remove every artifact's bytes, then tombstone the version. Safe to run twice."""
+    """Remove every artifact's bytes, then tombstone the version. Safe to run twice.
+
+    A run that crashed after the store deleted but before the row was updated is simply
+    run again: deletes are idempotent, and the bytes reclaimed are the registered sizes,
+    so the second run records the same figure the first would have.
+    """
     version = AssetVersion.objects.filter(
         pk=version_id, lifecycle_state=LifecycleState.DELETING
     ).first()
     if version is None:  # already finished by another worker, or not scheduled
         return 0
+    artifacts = list(version.artifacts.all())
     try:
-        freed = sum(storage.get_store(a.uri).delete(a.uri) for a in version.artifacts.all())
+        for artifact in artifacts:
+            storage.get_store(artifact.uri).delete(artifact.uri)
     except storage.StorageError as error:
         # Stays `deleting` with the reason visible; the task retries, the sweep re-queues.
         AssetVersion.objects.filter(pk=version_id).update(deletion_error=str(error)[:2000])
         raise
+    freed = sum(artifact.size_bytes for artifact in artifacts)
     with transaction.atomic():
         claimed = AssetVersion.objects.filter(
             pk=version_id, lifecycle_state=LifecycleState.DELETING
