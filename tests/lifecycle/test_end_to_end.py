@@ -33,11 +33,18 @@ def broker(redis_url: str) -> Iterator[str]:
     conf = celery_app.conf
     saved = conf.broker_url, conf.task_always_eager
     conf.broker_url, conf.task_always_eager = url, False
+    forget_connections()
     yield url
     conf.broker_url, conf.task_always_eager = saved
+    forget_connections()
+    redis.Redis.from_url(url).flushdb()
+
+
+def forget_connections() -> None:
+    """Drop pooled producers: eager tasks in earlier tests bound one to the old broker."""
     celery_app.pool.force_close_all()
     celery_app._pool = None
-    redis.Redis.from_url(url).flushdb()
+    celery_app.amqp._producer_pool = None
 
 
 def text_of(received) -> str:

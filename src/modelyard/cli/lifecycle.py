@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -272,15 +271,9 @@ def hold(ref: str, kind: str, reason: str, release: bool) -> None:
 def report(as_json: bool) -> None:
     """Bytes reclaimed so far, per team and store."""
     django_setup()
-    from modelyard.registry.models import Artifact, LifecycleState
+    from modelyard.lifecycle.services import reclaimed
 
-    totals: dict[tuple[str, str], int] = defaultdict(int)
-    deleted = Artifact.objects.filter(version__lifecycle_state=LifecycleState.DELETED)
-    for team, uri, size in deleted.values_list("version__asset__team__name", "uri", "size_bytes"):
-        totals[(team, uri.split("://", 1)[0])] += size
-    rows: list[dict[str, Any]] = [
-        {"team": t, "store": s, "bytes": b} for (t, s), b in sorted(totals.items())
-    ]
+    rows = reclaimed()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +13,7 @@ from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Gone, InvalidInput
 from modelyard.lifecycle.models import Policy, policy_problems
-from modelyard.registry.models import AssetVersion, Kind, LifecycleState
+from modelyard.registry.models import Artifact, AssetVersion, Kind, LifecycleState
 from modelyard.registry.services import Actor
 
 GONE = (LifecycleState.DELETING, LifecycleState.DELETED)
@@ -149,3 +151,12 @@ def set_policy(
         },
     )
     return policy
+
+
+def reclaimed() -> list[dict[str, Any]]:
+    """Bytes reclaimed by deletions so far, per team and store (URI scheme)."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    deleted = Artifact.objects.filter(version__lifecycle_state=LifecycleState.DELETED)
+    for team, uri, size in deleted.values_list("version__asset__team__name", "uri", "size_bytes"):
+        totals[(team, uri.split("://", 1)[0])] += size
+    return [{"team": t, "store": s, "bytes": b} for (t, s), b in sorted(totals.items())]

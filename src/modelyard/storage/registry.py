@@ -88,3 +88,4 @@ def _load(scheme: str) -> type[Store]:
 
 register_scheme("file", "modelyard.storage.local:LocalStore")
 register_scheme("s3", "modelyard.storage.s3:S3Store")
+register_scheme("hive", "modelyard.storage.hive:HiveStore")
