@@ -190,6 +190,8 @@ def users_create(username: str, email: str, staff: bool, password: str | None) -
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo catalog.")
 def up(host: str, port: int, no_demo: bool) -> None:
     """Run everything on this machine: web, worker and beat, on the embedded defaults."""
+    # Links in notices must point at this server unless a public URL was configured.
+    os.environ.setdefault("MODELYARD_BASE_URL", f"http://{host}:{port}")
     django_setup()
     from modelyard.cli.supervise import prepare, supervise
 

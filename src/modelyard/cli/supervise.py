@@ -39,7 +39,19 @@ def prepare(*, seed: bool) -> Access:
         if seed_demo(get_user(ADMIN)):
             click.echo("Seeded the demo catalog (team 'demo').")
     ensure_schedule()
+    _first_scan()
     return access
+
+
+def _first_scan() -> None:
+    """Scan once at start-up so a laptop sees the lifecycle at work without waiting a day."""
+    from modelyard.lifecycle.notify import send_pending
+    from modelyard.lifecycle.scan import scan
+
+    result = scan()
+    emails = send_pending().emails if result.applied else 0
+    if result.planned:
+        click.echo(f"Lifecycle scan: {len(result.planned)} step(s) due, {emails} email(s) sent.")
 
 
 def _admin_access() -> Access:

@@ -50,7 +50,7 @@ _TABLE_KINDS = ("MANAGED", "EXTERNAL")  # the other kinds (views) hold no data
 
 # Names are pasted into SQL text (HiveQL has no parameters for identifiers), so only
 # plain identifiers are accepted; the backquotes then only guard reserved words.
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # fullmatch: "$" would allow "\n"
 _STATISTICS = re.compile(r"^(\d+) bytes(?:, (\d+) rows)?$")
 _LAST_DDL_TIME = re.compile(r"transient_lastDdlTime=(\d+)")
 _DETAILS_HEADER = "# Detailed Table Information"
@@ -161,8 +161,8 @@ class HiveTableInfo:
         table is written through Hive, altered or re-created; it does not notice files
         changed behind Hive's back, and equal tables do not get equal values.
         """
-        fields = [self.location, str(self.size), str(self.rows), self.created]
-        digest = hashlib.sha256("\n".join([*fields, self.last_ddl_time]).encode())
+        fields = (self.location, self.size, self.rows, self.created, self.last_ddl_time)
+        digest = hashlib.sha256("\n".join(map(str, fields)).encode())
         return f"hive-stats:{digest.hexdigest()}"
 
 
@@ -184,7 +184,7 @@ def _table_path(uri: str, path: str) -> tuple[str, str]:
     if len(names) != 2:
         raise InvalidURI(f"{uri!r} does not name a table; write hive://host:port/database/table.")
     for name in names:
-        if not _IDENTIFIER.match(name):
+        if not _IDENTIFIER.fullmatch(name):
             raise InvalidURI(
                 f"{name!r} in {uri!r} is not a plain Hive identifier (letters, digits and "
                 "underscores, not starting with a digit). Rename the database or table."
@@ -309,10 +309,10 @@ class HiveStore(Store):
         First refreshes the size statistic with ``ANALYZE ... NOSCAN`` (a file listing,
         not a scan). A MANAGED table is then dropped with PURGE, which deletes its files;
         the bytes freed are that size. Dropping an EXTERNAL table leaves its files
-        behind, and Spark refuses to make it managed, so everything under its location
-        is deleted through modelyard's own store for it (file: or s3a:), then the table
-        is dropped; the bytes freed are what that store deleted. A missing table
-        returns 0; a missing database raises DatabaseNotFound.
+        behind, and Spark refuses to make it managed, so everything under its location,
+        whoever put it there, is deleted through modelyard's own store for it (file:
+        or s3a:), then the table is dropped; the bytes freed are what that store
+        deleted. A missing table returns 0; a missing database raises DatabaseNotFound.
         """
         target = parse_hive_uri(uri)
         with _session(target) as session:
@@ -425,21 +425,20 @@ class _Session:
         except _driver("pyhive.exc").Error as error:
             raise _statement_error(error, self.target, sql) from error
 
-    def column_names(self) -> list[str]:
-        return [column[0] for column in self._cursor.description]
-
     def table_exists(self) -> bool:
+        """Whether the table (or a view) exists; raises DatabaseNotFound if its database
+        does not. LIKE patterns mean different things in different Hive and Spark
+        versions, so the names that come back are compared exactly.
+        """
         database, table = self.target.database, self.target.table
-        # LIKE patterns differ between Hive versions, so compare the names exactly.
-        if not any(row[0].lower() == database.lower() for row in self._show_databases()):
+        databases = self.query(f"SHOW DATABASES LIKE '{database}'")
+        if not any(row[0].lower() == database.lower() for row in databases):
             raise DatabaseNotFound(self.target.uri, database, self.target.endpoint)
-        rows = self.query(f"SHOW TABLES IN `{database}` LIKE '{table}'")
-        names = self.column_names()
-        column = names.index("tableName") if "tableName" in names else 0  # Spark, Hive
-        return any(row[column].lower() == table.lower() for row in rows)
-
-    def _show_databases(self) -> list[tuple[Any, ...]]:
-        return self.query(f"SHOW DATABASES LIKE '{self.target.database}'")
+        tables = self.query(f"SHOW TABLES IN `{database}` LIKE '{table}'")
+        columns = [column[0] for column in self._cursor.description]
+        # Spark answers (namespace, tableName, isTemporary); Hive answers (tab_name).
+        name_column = columns.index("tableName") if "tableName" in columns else 0
+        return any(row[name_column].lower() == table.lower() for row in tables)
 
     def require_table(self) -> None:
         if not self.table_exists():
@@ -504,7 +503,7 @@ def _parse_description(rows: list[tuple[Any, ...]], target: HiveTarget) -> HiveT
 
 
 def _parse_statistics(text: str) -> tuple[int | None, int | None]:
-    """Read Spark's ``"746 bytes, 2 rows"`` (rows absent after ANALYZE ... NOSCAN)."""
+    """Read Spark's ``"746 bytes, 2 rows"``; the rows part may be missing."""
     match = _STATISTICS.match(text)
     if match is None:
         return None, None
