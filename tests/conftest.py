@@ -19,7 +19,12 @@ from modelyard.accounts.models import Role, Team
 from modelyard.accounts.services import create_team, set_membership
 from modelyard.accounts.tokens import create_token
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.s3", "tests.fixtures.smtp"]
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.s3",
+    "tests.fixtures.smtp",
+    "tests.fixtures.hive",
+]
 
 
 class Api:

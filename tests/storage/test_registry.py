@@ -33,13 +33,13 @@ def test_unknown_scheme_lists_supported_schemes() -> None:
     with pytest.raises(UnsupportedScheme) as raised:
         get_store("ftp://x/y")
     assert str(raised.value) == (
-        "Unsupported URI scheme 'ftp' in 'ftp://x/y'. Supported schemes: file, s3."
+        "Unsupported URI scheme 'ftp' in 'ftp://x/y'. Supported schemes: file, hive, s3."
     )
-    assert raised.value.supported == ["file", "s3"]
+    assert raised.value.supported == ["file", "hive", "s3"]
 
 
 def test_unknown_scheme_lists_registered_schemes_too(fake_scheme: str) -> None:
-    with pytest.raises(UnsupportedScheme, match=r"Supported schemes: fake, file, s3\."):
+    with pytest.raises(UnsupportedScheme, match=r"Supported schemes: fake, file, hive, s3\."):
         get_store("ftp://x/y")
 
 
