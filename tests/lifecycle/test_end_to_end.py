@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from django.test import Client
+from kombu import pools
 
 from modelyard.celery import app as celery_app
 from modelyard.registry.models import AssetVersion, LifecycleState
@@ -42,9 +44,11 @@ def broker(redis_url: str) -> Iterator[str]:
 
 def forget_connections() -> None:
     """Drop pooled producers: eager tasks in earlier tests bound one to the old broker."""
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    pools.reset()
 
 
 def text_of(received) -> str:
@@ -78,12 +82,32 @@ def wait_until_deleted(*versions: AssetVersion, timeout: float = 60) -> None:
     raise AssertionError(f"still {states} after {timeout} s")
 
 
+@pytest.fixture
+def hive_table(hive_server, hive_cursor) -> Iterator[str]:
+    """A managed Parquet table with rows on the HiveServer2 endpoint; yields its URI."""
+    database = f"e2e_{uuid.uuid4().hex[:8]}"
+    hive_cursor.execute(f"CREATE DATABASE {database}")
+    hive_cursor.execute(f"CREATE TABLE {database}.scores (id INT) STORED AS PARQUET")
+    hive_cursor.execute(f"INSERT INTO {database}.scores VALUES (1), (2), (3)")  # noqa: S608
+    host, port = hive_server
+    yield f"hive://{host}:{port}/{database}/scores"
+    hive_cursor.execute(f"DROP DATABASE IF EXISTS {database} CASCADE")
+
+
+def hive_tables(hive_cursor, uri: str) -> list[str]:
+    database = uri.rsplit("/", 2)[1]
+    hive_cursor.execute(f"SHOW TABLES IN {database}")
+    return [row[1] for row in hive_cursor.fetchall()]
+
+
 def test_thirty_fifty_sixty_days(
     alice,
     smtp_settings,
     broker,
     s3_bucket,
     s3_client,
+    hive_table,
+    hive_cursor,
     artifact_root: Path,
     tmp_path: Path,
     clock: Clock,
@@ -103,6 +127,17 @@ def test_thirty_fifty_sixty_days(
             "last_accessed_at": clock.start.isoformat(),
         },
     )
+    alice.post("/datasets", {"team": "red", "name": "in-hive"})
+    registered = alice.post(
+        "/datasets/red/in-hive/versions",
+        {
+            "artifacts": [{"name": "table", "uri": hive_table}],
+            "flavor": "hive",
+            "created_at": clock.start.isoformat(),
+            "last_accessed_at": clock.start.isoformat(),
+        },
+    )
+    assert registered.status_code == 201, registered.content
     versions = {v.asset.name: v for v in AssetVersion.objects.select_related("asset")}
 
     with celery_worker(broker, tmp_path / "worker", artifact_root.as_uri()):
@@ -110,7 +145,7 @@ def test_thirty_fifty_sixty_days(
         first = smtp_settings.wait_for(2)
         assert sorted(r.rcpt_tos[0] for r in first) == ["alice@example.com", "bob@example.com"]
         body = text_of(next(r for r in first if r.rcpt_tos == ["alice@example.com"]))
-        assert "3 versions" in first[0].message["Subject"]
+        assert "4 unused versions" in first[0].message["Subject"]
         assert "red/in-production:1" not in body
         assert "Keep red/kept:1" not in body
         assert "is kept" in follow(link(body, "keep", "red/kept:1"))
@@ -126,7 +161,8 @@ def test_thirty_fifty_sixty_days(
         assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
 
         clock.step(61.5)
-        wait_until_deleted(versions["on-disk"])
+        wait_until_deleted(versions["on-disk"], versions["in-hive"])
+        assert hive_tables(hive_cursor, hive_table) == []
 
     remaining = sorted(
         str(p.relative_to(artifact_root)).split("/")[2] for p in artifact_root.rglob("*.bin")
