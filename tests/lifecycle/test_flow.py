@@ -27,7 +27,7 @@ def test_first_notice_is_one_email_per_member_listing_all_versions(
     assert [state(v) for v in stale] == [LifecycleState.NOTICED] * 2
     assert sorted(m.to[0] for m in mailoutbox) == ["alice@example.com", "bob@example.com"]
     message = mailoutbox[0]
-    assert "2 versions" in message.subject
+    assert "2 unused versions (200 B)" in message.subject
     assert "red/churn:1" in message.body
     assert "red/fraud:1" in message.body
     assert "/lifecycle/keep/" in message.body

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -218,23 +218,26 @@ _NEXT = {
 }
 
 
-def _claim(ids: list[int], source: str, target: str, at: datetime) -> set[int]:
-    """Move versions still in `source` to `target`; return the ids this call moved."""
+def _claim(
+    items: list[Planned], sources: Sequence[str], target: str, at: datetime, **changes: Any
+) -> list[Planned]:
+    """Move the versions still in one of `sources` to `target`; return the items this call
+    moved. Rows another scan holds are skipped, and a row another scan already moved no
+    longer matches `sources`."""
     locked = set(
         AssetVersion.objects.select_for_update(skip_locked=True)
-        .filter(id__in=ids, lifecycle_state=source)
+        .filter(id__in=[item.version_id for item in items], lifecycle_state__in=sources)
         .values_list("id", flat=True)
     )
-    AssetVersion.objects.filter(id__in=locked, lifecycle_state=source).update(
-        lifecycle_state=target, lifecycle_changed_at=at
+    AssetVersion.objects.filter(id__in=locked, lifecycle_state__in=sources).update(
+        lifecycle_state=target, lifecycle_changed_at=at, **changes
     )
-    return locked
+    return [item for item in items if item.version_id in locked]
 
 
 def _notice(items: list[Planned], step: Step, at: datetime, people: RecipientBook) -> int:
     source, target = _NEXT[step]
-    claimed = _claim([item.version_id for item in items], source, target, at)
-    mine = [item for item in items if item.version_id in claimed]
+    mine = _claim(items, [source], target, at)
     Notice.objects.bulk_create(
         [
             Notice(
@@ -261,18 +264,9 @@ def _notice(items: list[Planned], step: Step, at: datetime, people: RecipientBoo
 
 def _reset(items: list[Planned], at: datetime) -> int:
     in_progress = [State.NOTICED, State.FINAL_NOTICE]
-    locked = set(
-        AssetVersion.objects.select_for_update(skip_locked=True)
-        .filter(id__in=[item.version_id for item in items], lifecycle_state__in=in_progress)
-        .values_list("id", flat=True)
+    mine = _claim(
+        items, in_progress, State.ACTIVE, at, notice_sent_at=None, final_notice_sent_at=None
     )
-    AssetVersion.objects.filter(id__in=locked, lifecycle_state__in=in_progress).update(
-        lifecycle_state=State.ACTIVE,
-        lifecycle_changed_at=at,
-        notice_sent_at=None,
-        final_notice_sent_at=None,
-    )
-    mine = [item for item in items if item.version_id in locked]
     _audit(mine, "lifecycle.reset", lambda item: {"reason": "used, kept or protected"})
     return len(mine)
 
