@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
 from modelyard.registry.models import AssetVersion
 
@@ -125,7 +125,9 @@ class AccessTracker:
         self._stop = threading.Event()
 
     def record(self, version_id: int, at: float | None = None) -> None:
-        timestamp = at if at is not None else timezone.now().timestamp()
+        # time.time(), not timezone.now(): the same instant without building a datetime,
+        # on the path a prediction server calls for every request.
+        timestamp = at if at is not None else time.time()
         with self._lock:
             if self._hits.get(version_id, 0.0) < timestamp:
                 self._hits[version_id] = timestamp
