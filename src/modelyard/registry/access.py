@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Greatest
 
@@ -60,22 +60,41 @@ class FlushResult:
     statements: int
 
 
+# PostgreSQL takes the whole flush as two arrays in one statement. Measured 11x faster than
+# the ORM's CASE expression, which spends most of its time building SQL in Python
+# (benchmarks/access_tracking.py); this runs on a thread inside serving processes.
+_POSTGRES_UPDATE = """
+UPDATE registry_assetversion AS version
+SET last_accessed_at = GREATEST(version.last_accessed_at, to_timestamp(hit.epoch))
+FROM unnest(%s::bigint[], %s::double precision[]) AS hit(id, epoch)
+WHERE version.id = hit.id
+"""
+
+
 def write_last_access(hits: Mapping[int, float]) -> FlushResult:
     """Move each version's `last_accessed_at` forward to its hit time, CHUNK rows a statement."""
     ids = sorted(hits)
-    statements = 0
+    write = _write_postgres if connection.vendor == "postgresql" else _write_orm
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        newest = Case(
-            *(When(pk=pk, then=Value(_as_datetime(hits[pk]))) for pk in chunk),
-            output_field=DateTimeField(),
-        )
         with transaction.atomic():
-            AssetVersion.objects.filter(pk__in=chunk).update(
-                last_accessed_at=Greatest(F("last_accessed_at"), newest)
-            )
-        statements += 1
-    return FlushResult(versions=len(ids), statements=statements)
+            write(chunk, hits)
+    return FlushResult(versions=len(ids), statements=-(-len(ids) // CHUNK))
+
+
+def _write_postgres(chunk: list[int], hits: Mapping[int, float]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_POSTGRES_UPDATE, [chunk, [hits[pk] for pk in chunk]])
+
+
+def _write_orm(chunk: list[int], hits: Mapping[int, float]) -> None:
+    newest = Case(
+        *(When(pk=pk, then=Value(_as_datetime(hits[pk]))) for pk in chunk),
+        output_field=DateTimeField(),
+    )
+    AssetVersion.objects.filter(pk__in=chunk).update(
+        last_accessed_at=Greatest(F("last_accessed_at"), newest)
+    )
 
 
 def _as_datetime(timestamp: float) -> datetime:
