@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from django.test import Client
-from kombu import pools
 
-from modelyard.celery import app as celery_app
 from modelyard.registry.models import AssetVersion, LifecycleState
+from modelyard.registry.tasks import delete_version_bytes
 from tests.fixtures.worker import broker_for, celery_worker
 from tests.lifecycle.conftest import Clock, register
 
@@ -28,27 +28,23 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def broker(redis_url: str) -> Iterator[str]:
-    """Tasks from this process go to Redis for the worker, not run in-process."""
+def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Deletions are queued on Redis for the worker process instead of running in this one.
+
+    The test process keeps its eager Celery app (other tests need it); only the queueing of
+    deletions is redirected, through a publisher of its own, as the same named task on the
+    same `deletions` queue the production app uses.
+    """
     url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = url, False
-    forget_connections()
+    publisher = Celery(broker=url)
+
+    def enqueue(version_id: int) -> None:
+        publisher.send_task(delete_version_bytes.name, args=[version_id], queue="deletions")
+
+    monkeypatch.setattr(delete_version_bytes, "delay", enqueue)
     yield url
-    conf.broker_url, conf.task_always_eager = saved
-    forget_connections()
     redis.Redis.from_url(url).flushdb()
-
-
-def forget_connections() -> None:
-    """Drop pooled producers: eager tasks in earlier tests bound one to the old broker."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    pools.reset()
 
 
 def text_of(received) -> str:

@@ -100,7 +100,7 @@ def filter_versions(
     queryset: QuerySet[AssetVersion], filters: VersionFilters
 ) -> QuerySet[AssetVersion]:
     if filters.team:
-        queryset = queryset.filter(asset__team__name=filters.team)
+        queryset = queryset.filter(team__name=filters.team)
     if filters.state:
         queryset = queryset.filter(lifecycle_state=filters.state)
     if filters.tag:

@@ -107,8 +107,12 @@ class AssetVersion(models.Model):
     """One immutable version. Metadata may be edited (audited); its bytes never change."""
 
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="versions")
-    # Copied from the asset (never changes) so per-kind scans need no join.
+    # Copied from the asset (never change) so per-kind scans and per-team listings need no
+    # join and have indexes of their own.
     kind = models.CharField(max_length=16, choices=Kind.choices, editable=False)
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.PROTECT, related_name="+", editable=False
+    )
     version = models.PositiveIntegerField()
     description = models.TextField(blank=True)
     flavor = models.CharField(
@@ -165,6 +169,10 @@ class AssetVersion(models.Model):
             models.Index(
                 fields=["kind", "lifecycle_state", "last_accessed_at"], name="version_lifecycle"
             ),
+            # Newest first, whole catalog or one team: pages without sorting every row.
+            models.Index(fields=["-registered_at", "id"], name="version_recent"),
+            models.Index(fields=["team", "-registered_at", "id"], name="version_team_recent"),
+            models.Index(fields=["team", "last_accessed_at"], name="version_team_stale"),
         ]
 
     def __str__(self) -> str:

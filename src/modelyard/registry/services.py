@@ -294,6 +294,7 @@ def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:
     version = AssetVersion(
         asset=asset,
         kind=asset.kind,
+        team_id=asset.team_id,
         version=asset.latest_version,
         description=spec.description,
         flavor=spec.flavor,
