@@ -1,6 +1,7 @@
 """A synthetic catalog registered through the service layer, as onboarding would.
 
-Teams × models × versions, each version with one small uploaded artifact. `created_at`
+Teams x models x versions, each version with one small artifact: an existing file:// URI
+it references (onboarding an existing store; the default) or bytes it uploads. `created_at`
 spreads over the past 400 days (an onboarded history) and `last_accessed_at` is mostly
 recent, so "unused for 60 days" selects a minority, as in a registry that is in use.
 Versions are registered by up to N worker processes, each owning whole models, so no two
@@ -17,6 +18,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelyard.registry.services import ArtifactSource
 
 HISTORY_DAYS = 400
 # Mean age of the last use; with it about one version in nine is unused for 60 days.
@@ -32,7 +38,7 @@ class Layout:
 
     @classmethod
     def for_total(cls, total: int, teams: int = 20, per_model: int = 100) -> Layout:
-        """Teams × models × versions close to `total` (rounded down to whole models)."""
+        """Teams x models x versions close to `total` (rounded down to whole models)."""
         per_model = max(1, min(per_model, total // teams))
         models = max(1, total // (teams * per_model))
         return cls(teams, models, per_model)
@@ -79,22 +85,47 @@ def history(seed: int, count: int, now: datetime) -> Iterator[tuple[datetime, da
         yield created, max(created, now - idle)
 
 
-def register_model_versions(task: tuple[int, int, float]) -> int:
+@dataclass(frozen=True)
+class Batch:
+    """One worker task: every version of one model."""
+
+    asset_id: int
+    versions: int
+    now_epoch: float
+    # Reference this existing file (onboarding) instead of uploading bytes.
+    existing_uri: str | None = None
+
+
+def existing_store(home: Path) -> str:
+    """A file already in a store, as onboarding finds it; returns its file:// URI."""
+    path = home / "existing-store" / "model.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(ARTIFACT_BYTES)
+    return path.as_uri()
+
+
+def artifact_source(batch: Batch) -> ArtifactSource:
+    from modelyard.registry.services import ArtifactSource
+
+    if batch.existing_uri:
+        return ArtifactSource(name="model.bin", uri=batch.existing_uri)
+    stream = io.BytesIO(ARTIFACT_BYTES)
+    return ArtifactSource(name="model.bin", stream=stream, size=len(ARTIFACT_BYTES))
+
+
+def register_model_versions(batch: Batch) -> int:
     """Worker body: register every version of one model; returns how many."""
     from modelyard.registry import services
     from modelyard.registry.models import Asset
 
-    asset_id, count, now_epoch = task
-    asset = Asset.objects.select_related("team").get(pk=asset_id)
-    now = datetime.fromtimestamp(now_epoch, tz=UTC)
-    for created, last_used in history(asset_id, count, now):
-        spec = services.VersionSpec(flavor="sklearn", metrics={"auc": 0.9},
-                                    created_at=created, last_accessed_at=last_used)
-        source = services.ArtifactSource(
-            name="model.bin", stream=io.BytesIO(ARTIFACT_BYTES), size=len(ARTIFACT_BYTES)
+    asset = Asset.objects.select_related("team").get(pk=batch.asset_id)
+    now = datetime.fromtimestamp(batch.now_epoch, tz=UTC)
+    for created, last_used in history(batch.asset_id, batch.versions, now):
+        spec = services.VersionSpec(
+            flavor="sklearn", metrics={"auc": 0.9}, created_at=created, last_accessed_at=last_used
         )
-        services.register_version("system:benchmark", asset, spec, [source])
-    return count
+        services.register_version("system:benchmark", asset, spec, [artifact_source(batch)])
+    return batch.versions
 
 
 def _start_worker() -> None:
@@ -103,22 +134,24 @@ def _start_worker() -> None:
     django.setup()
 
 
-def register_versions(asset_ids: list[int], per_model: int, workers: int) -> float:
+def register_versions(
+    asset_ids: list[int], per_model: int, workers: int, existing_uri: str | None = None
+) -> float:
     """Register `per_model` versions of every asset; returns the wall time in seconds."""
     from django.db import connections
     from django.utils import timezone
 
     connections.close_all()  # workers open their own; never share a socket across processes
     now_epoch = timezone.now().timestamp()
-    tasks = [(asset_id, per_model, now_epoch) for asset_id in asset_ids]
+    batches = [Batch(asset_id, per_model, now_epoch, existing_uri) for asset_id in asset_ids]
+    total = len(batches) * per_model
     started = time.perf_counter()
     if workers <= 1:
-        _report_progress(map(register_model_versions, tasks), len(tasks) * per_model)
+        _report_progress(map(register_model_versions, batches), total)
         return time.perf_counter() - started
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_start_worker) as pool:
-        done = pool.imap_unordered(register_model_versions, tasks, chunksize=1)
-        _report_progress(done, len(tasks) * per_model)
+        _report_progress(pool.imap_unordered(register_model_versions, batches), total)
     return time.perf_counter() - started
 
 

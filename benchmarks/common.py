@@ -12,6 +12,8 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,6 +27,7 @@ SERVER_URL = os.environ.get("MODELYARD_BENCH_PG", "postgresql://postgres@127.0.0
 # Redis database 15 belongs to the test suite; benchmarks keep to their own.
 REDIS_URL = os.environ.get("MODELYARD_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 RESULTS = Path(__file__).resolve().parent / "results"
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def database_url(name: str) -> str:
@@ -39,24 +42,44 @@ def recreate_database(name: str) -> None:
 
 def drop_database(name: str) -> None:
     with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)
-        ))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def configure_environment(database: str, home: Path, redis_url: str = "") -> None:
     """The MODELYARD_* variables a process needs; set before `django.setup()`."""
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "modelyard.settings",
-        "MODELYARD_HOME": str(home),
-        "MODELYARD_DATABASE_URL": database_url(database),
-        "MODELYARD_ARTIFACT_ROOT": (home / "artifacts").as_uri(),
-        "MODELYARD_SECRET_KEY": "benchmark-secret-key-not-for-production",
-        "MODELYARD_REDIS_URL": redis_url,
-        # Flushes happen when the benchmark says so, never on a timer mid-measurement.
-        "MODELYARD_ACCESS_FLUSH_SECONDS": "3600",
-        "MODELYARD_LOG_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "modelyard.settings",
+            "MODELYARD_HOME": str(home),
+            "MODELYARD_DATABASE_URL": database_url(database),
+            "MODELYARD_ARTIFACT_ROOT": (home / "artifacts").as_uri(),
+            "MODELYARD_SECRET_KEY": "benchmark-secret-key-not-for-production",
+            "MODELYARD_REDIS_URL": redis_url,
+            # Flushes happen when the benchmark says so, never on a timer mid-measurement.
+            "MODELYARD_ACCESS_FLUSH_SECONDS": "3600",
+            "MODELYARD_LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+def snapshot_source(home: Path) -> None:
+    """Run this process, its workers and its server on a copy of src/ taken now.
+
+    Others edit src/ while a run of several minutes goes on; without the copy, the web
+    server could start on models newer than the migrations the run began with.
+    """
+    target = home / "src"
+    shutil.copytree(
+        REPOSITORY / "src" / "modelyard",
+        target / "modelyard",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    sys.path.insert(0, str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(target), os.environ.get("PYTHONPATH", "")])
+    )
 
 
 def start_django(database: str, redis_url: str = "") -> Path:
@@ -64,6 +87,7 @@ def start_django(database: str, redis_url: str = "") -> Path:
     import django
 
     home = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
+    snapshot_source(home)
     recreate_database(database)
     configure_environment(database, home, redis_url)
     django.setup()
@@ -103,9 +127,21 @@ def summarize_ms(samples_ns: Sequence[int]) -> dict[str, float | int]:
 def run_stamp() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "source": _source_revision(),
         "cpus": os.cpu_count(),
         "postgres": _server_version(),
     }
+
+
+def _source_revision() -> str:
+    """HEAD, marked `+dirty` when src/ has uncommitted changes (the copy includes them)."""
+    head = _git("rev-parse", "--short", "HEAD")
+    return head + ("+dirty" if _git("status", "--porcelain", "--", "src") else "")
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def _server_version() -> str:
