@@ -86,7 +86,7 @@ class Scenario:
 
     def raw_sql(self) -> tuple[str, str]:
         where = " AND ".join(self._clauses()) or "TRUE"
-        joins = ASSET_JOINS if self.team or self.model else ""
+        joins = ASSET_JOINS if self.model else ""
         return (
             PAGE_SQL.format(where=where, order=self._order()),
             COUNT_SQL.format(joins=joins, where=where),
@@ -103,7 +103,8 @@ class Scenario:
     def _clauses(self) -> list[str]:
         clauses = []
         if self.team:
-            clauses.append("t.name = %(team)s")
+            # The hand-written best: the version's own team column, id looked up once.
+            clauses.append("v.team_id = (SELECT id FROM accounts_team WHERE name = %(team)s)")
         if self.model:
             clauses.append("a.kind = 'model' AND a.name = %(model)s")
         if self.stale_since:

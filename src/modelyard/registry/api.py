@@ -19,6 +19,7 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import ValidationError
 
+from modelyard.accounts.models import Team
 from modelyard.accounts.permissions import require_member, require_owner
 from modelyard.accounts.services import get_team
 from modelyard.api.auth import authenticate
@@ -100,7 +101,10 @@ def filter_versions(
     queryset: QuerySet[AssetVersion], filters: VersionFilters
 ) -> QuerySet[AssetVersion]:
     if filters.team:
-        queryset = queryset.filter(team__name=filters.team)
+        # By id, not by a join on the name: only a known team_id lets the planner use the
+        # (team, registered_at) and (team, last_accessed_at) indexes.
+        team_id = Team.objects.filter(name=filters.team).values_list("id", flat=True).first()
+        queryset = queryset.filter(team_id=team_id) if team_id else queryset.none()
     if filters.state:
         queryset = queryset.filter(lifecycle_state=filters.state)
     if filters.tag:
