@@ -98,7 +98,14 @@ class Notice(models.Model):
                 fields=["version", "step", "cycle", "recipient"], name="notice_once"
             )
         ]
-        indexes = [models.Index(fields=["sent_at", "team", "step"], name="notice_unsent")]
+        indexes = [
+            models.Index(fields=["sent_at", "team", "step"], name="notice_unsent"),
+            # The sender reads and marks its claimed rows by claim; without this index each
+            # of a big scan's thousands of groups read every unsent row (benchmarks/README).
+            models.Index(
+                fields=["claim"], condition=models.Q(sent_at__isnull=True), name="notice_claimed"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.step} of {self.version_id} to {self.recipient or 'nobody'}"

@@ -109,7 +109,7 @@ def _send_group(team_id: int, step: str, recipient: str, now: datetime, result: 
         permanent = isinstance(error, smtplib.SMTPException) and not is_transient_failure(error)
         if recipient and permanent:
             return _reroute(recipient, notices, str(error))
-        Notice.objects.filter(claim=claim).update(
+        Notice.objects.filter(claim=claim, sent_at__isnull=True).update(
             claim="", claimed_at=None, attempts=F("attempts") + 1, last_error=str(error)[:2000]
         )
         raise
