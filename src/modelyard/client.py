@@ -226,6 +226,7 @@ class Client:
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
         signature: Mapping[str, Any] | None = None,
+        input_example: Sequence[Any] | None = None,
         lineage: Sequence[Upstream] = (),
         created_at: datetime | str | None = None,
         last_accessed_at: datetime | str | None = None,
@@ -247,6 +248,7 @@ class Client:
             "params": dict(params or {}),
             "tags": dict(tags or {}),
             "signature": dict(signature or {}),
+            "input_example": list(input_example) if input_example is not None else None,
             "lineage": [link.as_body() for link in lineage],
             "created_at": _iso(created_at),
             "last_accessed_at": _iso(last_accessed_at),
@@ -262,6 +264,26 @@ class Client:
     def set_alias(self, kind: str, ref: str, alias: str, version: int, reason: str = "") -> Json:
         path = f"{_asset_path(kind, _asset_ref(ref))}/aliases/{_segment(alias)}"
         return self._object("PUT", path, json={"version": version, "reason": reason})
+
+    def promote(
+        self, ref: str, version: int, to: str, *, force: bool = False, reason: str = ""
+    ) -> Json:
+        """Move TEAM/NAME@to to `version` through the gate; ApiError(409) carries the report."""
+        body = {"version": version, "to": to, "force": force, "reason": reason}
+        return self._object("POST", f"{_asset_path('model', _asset_ref(ref))}/promote", json=body)
+
+    def rollback(self, ref: str, to: str, reason: str = "") -> Json:
+        path = f"{_asset_path('model', _asset_ref(ref))}/rollback"
+        return self._object("POST", path, json={"to": to, "reason": reason})
+
+    def promotions(self, ref: str) -> list[Json]:
+        return self._array("GET", f"{_asset_path('model', _asset_ref(ref))}/promotions")
+
+    def gate(self, ref: str, **changes: Any) -> Json:
+        """The model's gate settings; with changes, update them first (owners)."""
+        path = f"{_asset_path('model', _asset_ref(ref))}/gate"
+        body = {k: v for k, v in changes.items() if v is not None}
+        return self._object("PUT", path, json=body) if body else self._object("GET", path)
 
     def files(self, kind: str, ref: str) -> list[Json]:
         """The files of a version: path, size_bytes and checksum of each."""

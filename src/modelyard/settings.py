@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "modelyard.audit",
     "modelyard.registry",
     "modelyard.lifecycle",
+    "modelyard.deployment",
 ]
 
 MIDDLEWARE = [

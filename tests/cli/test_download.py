@@ -21,9 +21,9 @@ def test_download_round_trip_is_byte_identical(cli: Cli, tmp_path: Path) -> None
     write(source / "conf" / "nested" / "params.yaml", b"C: 1.0\n")
     write(source / "empty.txt", b"")
     cli("models", "register", "red/churn", str(source))
-    cli("models", "alias", "red/churn", "production", "1")
+    cli("models", "alias", "red/churn", "champion", "1")
 
-    said = cli("artifacts", "download", "red/churn@production", str(tmp_path / "out")).stdout
+    said = cli("artifacts", "download", "red/churn@champion", str(tmp_path / "out")).stdout
 
     assert tree(tmp_path / "out") == tree(source)
     assert "3 file(s)" in said

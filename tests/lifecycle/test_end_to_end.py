@@ -20,6 +20,7 @@ from celery import Celery
 from django.test import Client
 
 from modelyard.registry.models import AssetVersion, LifecycleState
+from modelyard.registry.services import set_alias
 from modelyard.registry.tasks import delete_version_bytes
 from tests.fixtures.worker import broker_for, celery_worker
 from tests.lifecycle.conftest import Clock, register
@@ -111,7 +112,8 @@ def test_thirty_fifty_sixty_days(
     register(alice, "on-disk", clock.start)
     register(alice, "kept", clock.start)
     register(alice, "in-production", clock.start)
-    alice.put("/models/red/in-production/aliases/production", {"version": 1})
+    promoted = AssetVersion.objects.get(asset__name="in-production")
+    set_alias("system:test", promoted.asset, "production", promoted, reason="serving it")
     for index in range(3):
         s3_client.put_object(Bucket=s3_bucket, Key=f"models/red/part-{index}", Body=b"s" * 10)
     alice.post("/models", {"team": "red", "name": "on-s3"})

@@ -10,13 +10,14 @@ from django.utils import timezone
 from modelyard.lifecycle import services
 from modelyard.registry.access import write_last_access
 from modelyard.registry.models import AssetVersion, LifecycleState
+from modelyard.registry.services import set_alias
 from tests.lifecycle.conftest import register, state
 
 pytestmark = pytest.mark.django_db
 
 
 def test_production_alias_protects(alice, stale, clock) -> None:
-    alice.put("/models/red/churn/aliases/production", {"version": 1})
+    set_alias("system:test", stale[0].asset, "production", stale[0])
     result = clock.step(61)
     assert [p.version_id for p in result.planned] == [stale[1].pk]
 

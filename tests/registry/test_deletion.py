@@ -43,10 +43,10 @@ def test_delete_bytes_twice_is_harmless(alice, churn_v1) -> None:
 
 
 def test_version_behind_alias_cannot_be_deleted(alice, churn_v1) -> None:
-    alice.put("/models/red/churn/aliases/production", {"version": 1})
+    alice.put("/models/red/churn/aliases/champion", {"version": 1})
     response = alice.delete("/models/red/churn/versions/1", reason="oops")
     assert response.status_code == 409
-    assert "production" in response.json()["message"]
+    assert "champion" in response.json()["message"]
 
 
 def test_delete_needs_a_reason(alice, churn_v1) -> None:

@@ -60,9 +60,8 @@ def catalog(alice, carol, artifact_root: Path) -> None:
             "lineage": [{"kind": "dataset", "ref": "red/customers:1"}],
         },
     )
-    response = alice.put(
-        "/models/red/churn/aliases/production", {"version": 2, "reason": "beats v1 on holdout"}
-    )
+    promoted = {"version": 2, "to": "production", "force": True, "reason": "beats v1 on holdout"}
+    response = alice.post("/models/red/churn/promote", promoted)
     assert response.status_code == 200, response.content
     carol.post("/models", {"team": "blue", "name": "fraud", "description": "Card fraud"})
 

@@ -31,20 +31,20 @@ def test_outsider_cannot_write(mallory, carol, churn_v1) -> None:
 
 def test_member_writes_but_cannot_move_aliases_or_delete(bob, churn_v1) -> None:
     assert bob.upload("/models/red/churn/versions/upload", {"m.bin": b"y"}, {}).status_code == 201
-    response = bob.put("/models/red/churn/aliases/production", {"version": 1})
+    response = bob.put("/models/red/churn/aliases/champion", {"version": 1})
     assert response.status_code == 403
     assert "Only owners" in response.json()["message"]
     assert bob.delete("/models/red/churn/versions/1", reason="cleanup").status_code == 403
 
 
 def test_owner_moves_alias_and_it_is_audited(alice, churn_v1) -> None:
-    response = alice.put("/models/red/churn/aliases/production", {"version": 1, "reason": "go"})
+    response = alice.put("/models/red/churn/aliases/champion", {"version": 1, "reason": "go"})
     assert response.status_code == 200
-    assert alice.get("/models/red/churn").json()["aliases"] == {"production": 1}
-    resolved = alice.get("/models/red/churn/aliases/production").json()
+    assert alice.get("/models/red/churn").json()["aliases"] == {"champion": 1}
+    resolved = alice.get("/models/red/churn/aliases/champion").json()
     assert resolved["ref"] == "red/churn:1"
     events = alice.get("/audit", action="model.alias_moved").json()["items"]
-    assert events[0]["details"] == {"alias": "production", "from": None, "to": 1}
+    assert events[0]["details"] == {"alias": "champion", "from": None, "to": 1}
     assert events[0]["reason"] == "go"
 
 

@@ -124,8 +124,30 @@ def _lineage(ctx: click.Context, param: click.Parameter, values: Sequence[str]) 
 
 
 def _signature(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
-    if not value:
+    parsed = _json_option(ctx, param, value)
+    if parsed is None:
         return {}
+    if not isinstance(parsed, dict):
+        raise click.BadParameter("the signature must be a JSON object.", ctx, param)
+    return parsed
+
+
+def _example(ctx: click.Context, param: click.Parameter, value: str | None) -> list[Any] | None:
+    parsed = _json_option(ctx, param, value)
+    if parsed is not None and not isinstance(parsed, list):
+        raise click.BadParameter(
+            "the example must be a JSON list of rows, e.g. [[5.1, 3.5]] or "
+            '[{"sepal_length": 5.1, "sepal_width": 3.5}].',
+            ctx,
+            param,
+        )
+    return parsed
+
+
+def _json_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """JSON given inline or as @path; None when the option is absent."""
+    if not value:
+        return None
     try:
         text = Path(value[1:]).read_text() if value.startswith("@") else value
         parsed = json.loads(text)
@@ -134,8 +156,6 @@ def _signature(ctx: click.Context, param: click.Parameter, value: str | None) ->
         raise click.BadParameter(message, ctx, param) from None
     except ValueError as error:
         raise click.BadParameter(f"not valid JSON ({error}).", ctx, param) from None
-    if not isinstance(parsed, dict):
-        raise click.BadParameter("the signature must be a JSON object.", ctx, param)
     return parsed
 
 
@@ -367,6 +387,13 @@ def _register_command(kind: str) -> click.Command:
         callback=_signature,
         metavar="JSON|@FILE",
         help="Input/output schema as JSON, or @path to a JSON file.",
+    )
+    @click.option(
+        "--example",
+        "input_example",
+        callback=_example,
+        metavar="JSON|@FILE",
+        help="Models: a few input rows the promotion gate predicts on.",
     )
     @click.option(
         "--created-at",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from modelyard.cli import catalog, lifecycle, operate
+from modelyard.cli import catalog, deploy, lifecycle, operate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ def cli() -> None:
 operate.register(cli)
 catalog.register(cli)
 lifecycle.register(cli)
+deploy.register(cli)
 
 
 def main() -> None:

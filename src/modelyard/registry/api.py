@@ -25,11 +25,18 @@ from modelyard.accounts.services import get_team
 from modelyard.api.auth import authenticate
 from modelyard.api.pagination import PageParams, page
 from modelyard.api.parser import loads_strict
-from modelyard.lib.errors import Gone, InvalidInput, NotFound, Unprocessable
+from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services
 from modelyard.registry.access import record_access
 from modelyard.registry.files import list_files, open_file
-from modelyard.registry.models import PLURAL, Asset, AssetVersion, Kind, LifecycleState
+from modelyard.registry.models import (
+    PLURAL,
+    PROTECTED_ALIASES,
+    Asset,
+    AssetVersion,
+    Kind,
+    LifecycleState,
+)
 from modelyard.registry.refs import parse_ref
 from modelyard.registry.schemas import (
     AliasIn,
@@ -295,6 +302,12 @@ def build_kind_router(kind: Kind) -> Router:
     ) -> dict[str, Any]:
         asset = services.get_asset(kind, team, name)
         require_owner(request.user, asset.team, f"move aliases of {asset.ref}")
+        if kind == Kind.MODEL and alias in PROTECTED_ALIASES:
+            raise Conflict(
+                f"{alias} is an environment alias: models reach it through the promotion "
+                f"gate. Use `modelyard promote {asset.ref} {body.version} --to {alias}` or "
+                f"POST /api/v1/models/{asset.ref}/promote."
+            )
         version = services.get_version(asset, body.version)
         moved = services.set_alias(request.user, asset, alias, version, reason=body.reason)
         return _alias_body(moved.name, version.version, moved.updated_at)
@@ -368,6 +381,7 @@ def _spec(body: VersionMetadata) -> services.VersionSpec:
         description=body.description,
         flavor=body.flavor,
         signature=body.signature,
+        input_example=body.input_example,
         metrics=body.metrics,
         params=body.params,
         tags=body.tags,

@@ -48,10 +48,19 @@ def seed_demo(owner: User) -> bool:
     features = _feature_set(owner, team, data, dataset)
     versions = _models(owner, team, data, [dataset, features])
     best = max(versions, key=lambda v: v.metrics["roc_auc"])
-    model = versions[0].asset
-    services.set_alias(owner, model, "production", best, reason="demo: best ROC AUC")
-    services.set_alias(owner, model, "staging", versions[-1], reason="demo: newest candidate")
+    _deploy(owner, versions[0].asset, dataset, best, versions[-1])
     return True
+
+
+def _deploy(
+    owner: User, model: Asset, data: AssetVersion, best: AssetVersion, newest: AssetVersion
+) -> None:
+    """Through the promotion gate, as a team would: judged on the data set by ROC AUC."""
+    from modelyard.deployment import services as deployment
+
+    deployment.configure_gate(owner, model, metric="roc_auc", evaluation_data=data)
+    deployment.promote(owner, model, best, "production", reason="demo: best ROC AUC")
+    deployment.promote(owner, model, newest, "staging", reason="demo: newest candidate")
 
 
 def _team(owner: User) -> Team:
@@ -139,7 +148,10 @@ def _models(owner: User, team: Team, data: Any, upstream: list[AssetVersion]) ->
         "inputs": [{"name": n, "type": "double"} for n in data.feature_names],
         "outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}],
     }
-    return [_model_version(owner, asset, c, split, signature, upstream) for c in candidates]
+    example = [dict(zip(data.feature_names, map(float, row), strict=True)) for row in split[1][:3]]
+    return [
+        _model_version(owner, asset, c, split, signature, example, upstream) for c in candidates
+    ]
 
 
 def _model_version(
@@ -148,6 +160,7 @@ def _model_version(
     trained: Trained,
     split: list[Any],
     signature: dict[str, Any],
+    example: list[dict[str, float]],
     upstream: list[AssetVersion],
 ) -> AssetVersion:
     from sklearn.metrics import accuracy_score, roc_auc_score
@@ -166,6 +179,7 @@ def _model_version(
         description=trained.name,
         flavor="sklearn",
         signature=signature,
+        input_example=example,
         metrics=metrics,
         params={"estimator": trained.name},
         created_at=when,

@@ -123,6 +123,12 @@ class AssetVersion(models.Model):
     signature = models.JSONField(
         default=dict, blank=True, help_text="Models: inputs/outputs. Data: column schema."
     )
+    input_example = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Models: a few input rows (lists in signature order, or objects by column) "
+        "that the promotion gate predicts on.",
+    )
     metrics = models.JSONField(default=dict, blank=True)
     params = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=dict, blank=True)

@@ -53,6 +53,9 @@ class VersionMetadata(Schema):
     description: str = ""
     flavor: str = Field("", max_length=64)
     signature: dict[str, Any] = Field(default_factory=dict)
+    input_example: list[Any] | None = Field(
+        None, description="Models: a few input rows for the promotion gate's signature check"
+    )
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
@@ -113,6 +116,7 @@ class LineageOut(Schema):
 class VersionOut(VersionSummary):
     description: str
     signature: dict[str, Any]
+    input_example: list[Any] | None
     params: dict[str, Any]
     registered_at: datetime
     created_by: str | None

@@ -71,6 +71,7 @@ def version_body(version: AssetVersion) -> dict[str, Any]:
         **version_summary(version),
         "description": version.description,
         "signature": version.signature,
+        "input_example": version.input_example,
         "params": version.params,
         "registered_at": version.registered_at,
         "created_by": version.created_by.get_username() if version.created_by else None,

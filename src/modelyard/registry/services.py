@@ -5,6 +5,7 @@ Callers (API, CLI, tasks) check permission first; these functions assume it was 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from modelyard import storage
 from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
+from modelyard.lib.events import publish_alias_moved
 from modelyard.registry.models import (
+    ALIAS_PATTERN,
     Alias,
     Artifact,
     Asset,
@@ -50,6 +53,7 @@ class VersionSpec:
     description: str = ""
     flavor: str = ""
     signature: dict[str, Any] = field(default_factory=dict)
+    input_example: list[Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -116,7 +120,7 @@ def create_asset(
         name=name,
         description=description,
         tags=tags or {},
-        created_by=_user(actor),
+        created_by=user_of(actor),
     )
     _validate(asset, exclude=["team", "created_by"])
     existing = Asset.objects.filter(kind=kind, team=team, name=name).first()
@@ -299,13 +303,14 @@ def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:
         description=spec.description,
         flavor=spec.flavor,
         signature=spec.signature,
+        input_example=spec.input_example,
         metrics=spec.metrics,
         params=spec.params,
         tags=spec.tags,
         created_at=created_at,
         last_accessed_at=last_accessed_at,
         lifecycle_changed_at=now,
-        created_by=_user(actor),
+        created_by=user_of(actor),
     )
     _validate(version, exclude=["asset", "created_by"])
     version.save()
@@ -360,9 +365,10 @@ def set_alias(
     current = Alias.objects.select_for_update().filter(asset=asset, name=name).first()
     previous = current.version.version if current else None
     alias = current or Alias(asset=asset, name=name)
-    alias.version, alias.updated_by = version, _user(actor)
+    alias.version, alias.updated_by = version, user_of(actor)
     _validate(alias, exclude=["asset", "version", "updated_by"])
     alias.save()
+    transaction.on_commit(lambda: publish_alias_moved(asset.pk))
     record(
         actor,
         f"{asset.kind}.alias_moved",
@@ -386,6 +392,15 @@ def remove_alias(actor: Actor, asset: Asset, name: str, reason: str = "") -> Non
         details={"alias": name, "was": alias.version.version},
     )
     alias.delete()
+    transaction.on_commit(lambda: publish_alias_moved(asset.pk))
+
+
+def check_alias_name(name: str) -> None:
+    if not re.fullmatch(ALIAS_PATTERN, name):
+        raise InvalidInput(
+            f"{name!r} is not an alias name: use lowercase letters, digits, '_' or '-', "
+            "starting with a letter (e.g. production)."
+        )
 
 
 # --- deletion ------------------------------------------------------------------------------
@@ -467,7 +482,7 @@ def _require_not_deleted(version: AssetVersion) -> None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _user(actor: Actor) -> User | None:
+def user_of(actor: Actor) -> User | None:
     if actor is None or isinstance(actor, str) or not actor.is_authenticated:
         return None
     return actor

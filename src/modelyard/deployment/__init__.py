@@ -1,0 +1,1 @@
+"""Deployment: the promotion gate that moves environment aliases, and rollbacks."""

@@ -1,0 +1,236 @@
+"""The prediction server's ASGI app: KServe V2 routes, a plain JSON route, health, metrics.
+
+Written against ASGI directly rather than a framework: a prediction of a converted model
+takes ~10 µs, so routing, body handling and JSON are most of a request's cost, and each
+layer removed shows in requests per second (benchmarks/serving.py). No Django request
+cycle runs here; Django is only used off the hot path, to load versions.
+
+Routes:
+  GET  /v2/health/live, /v2/health/ready, /v2, /v2/models/{name}[/versions/{v}][/ready]
+  POST /v2/models/{name}[/versions/{v}]/infer        (Open Inference Protocol)
+  POST /v1/models/{name}:predict  {"instances": [[…], …] or [{"col": …}, …]}
+  GET  /v1/models                  what is served, versions, load times and errors
+  GET  /metrics                    Prometheus
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from modelyard.registry.access import record_access
+from modelyard.serving import metrics, v2
+from modelyard.serving.fleet import Fleet, Served, Slot
+from modelyard.serving.signature import InputError
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON = [(b"content-type", b"application/json")]
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class App:
+    def __init__(self, fleet: Fleet, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.fleet = fleet
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.fleet.start_watching()  # here: after the worker process was forked
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.fleet.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        try:
+            if scope["method"] == "POST":
+                status, body = await self._post(path, scope, receive)
+            elif scope["method"] in ("GET", "HEAD"):
+                status, body = self._get(path)
+            else:
+                status, body = 405, _error("Use GET or POST.")
+        except BadRequest as error:
+            status, body = error.status, _error(str(error))
+        await _respond(send, status, body, metrics.CONTENT_TYPE if path == "/metrics" else None)
+
+    # --- GET ------------------------------------------------------------------------------
+
+    def _get(self, path: str) -> tuple[int, bytes]:
+        if path == "/v2/health/live":
+            return 200, b'{"live":true}'
+        if path == "/v2/health/ready":
+            ready = self.fleet.ready
+            return (200 if ready else 503), orjson.dumps({"ready": ready, **self._models()})
+        if path == "/v2":
+            return 200, orjson.dumps(
+                {"name": "modelyard", "version": "1", "extensions": ["binary_tensor_data"]}
+            )
+        if path == "/metrics":
+            return 200, metrics.render()
+        if path == "/v1/models":
+            return 200, orjson.dumps(self._models())
+        if path.startswith("/v2/models/"):
+            return self._model_get(path[len("/v2/models/") :])
+        raise BadRequest(404, f"No route {path}; see /v1/models for what is served.")
+
+    def _models(self) -> dict[str, Any]:
+        return {"models": [slot.status() for slot in self.fleet.slots.values()]}
+
+    def _model_get(self, rest: str) -> tuple[int, bytes]:
+        ready = rest.endswith("/ready")
+        name, version = _name_and_version(rest.removesuffix("/ready"))
+        slot, served = self._served(name, version)
+        if ready:
+            return 200, orjson.dumps({"name": name, "ready": True})
+        loaded = served.loaded
+        flavor = loaded.predictor.flavor
+        return 200, v2.metadata(slot.name, [str(loaded.number)], loaded.signature, flavor)
+
+    # --- POST -----------------------------------------------------------------------------
+
+    async def _post(self, path: str, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        if path.startswith("/v2/models/") and path.endswith("/infer"):
+            name, version = _name_and_version(path[len("/v2/models/") : -len("/infer")])
+            slot, served = self._served(name, version)
+            body = await self._body(receive)
+            return await _infer(slot, served, body, _json_length(scope))
+        if path.startswith("/v1/models/") and path.endswith(":predict"):
+            slot, served = self._served(path[len("/v1/models/") : -len(":predict")], None)
+            return await _predict(slot, served, await self._body(receive))
+        raise BadRequest(404, f"No route POST {path}; predict at /v2/models/NAME/infer.")
+
+    def _served(self, name: str, version: str | None) -> tuple[Slot, Served]:
+        slot = self.fleet.slots.get(name)
+        if slot is None:
+            served_names = ", ".join(self.fleet.slots)
+            raise BadRequest(404, f"No model {name!r} is served here; serving: {served_names}.")
+        served = slot.current
+        if served is None:
+            raise BadRequest(503, f"{name} is not loaded yet. {slot.error}".strip())
+        if version is not None and version != str(served.loaded.number):
+            raise BadRequest(
+                404, f"{name} version {version} is not served; version {served.loaded.number} is."
+            )
+        return slot, served
+
+    async def _body(self, receive: Receive) -> bytes:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BadRequest(413, f"The body is over {self.max_body_bytes} bytes; split it.")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _infer(
+    slot: Slot, served: Served, body: bytes, json_length: int | None
+) -> tuple[int, bytes]:
+    started = time.perf_counter()
+    try:
+        request = v2.parse_request(body, json_length, served.loaded.signature)
+        outputs = await served.dispatch(request.rows)
+        payload = v2.response_body(slot.name, served.loaded.number, outputs, request)
+    except InputError as error:
+        served.metrics.bad_input.inc()
+        return 422, orjson.dumps({"error": str(error), "field": error.field})
+    except Exception:
+        served.metrics.failed.inc()
+        log.exception("Prediction failed for %s", slot.name)
+        return 500, _error(f"{slot.name} failed to predict; the server log has the details.")
+    _done(served, started)
+    return 200, payload
+
+
+async def _predict(slot: Slot, served: Served, body: bytes) -> tuple[int, bytes]:
+    started = time.perf_counter()
+    try:
+        document = _loads(body)
+        if not isinstance(document, dict) or "instances" not in document:
+            raise InputError("instances", 'send {"instances": [[…], …]}.')
+        outputs = await served.dispatch(served.loaded.signature.rows(document["instances"]))
+    except InputError as error:
+        served.metrics.bad_input.inc()
+        return 422, orjson.dumps({"error": str(error), "field": error.field})
+    except Exception:
+        served.metrics.failed.inc()
+        log.exception("Prediction failed for %s", slot.name)
+        return 500, _error(f"{slot.name} failed to predict; the server log has the details.")
+    _done(served, started)
+    return 200, orjson.dumps(_records(slot, served, outputs), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _records(slot: Slot, served: Served, outputs: dict[str, Any]) -> dict[str, Any]:
+    primary = next((outputs[k] for k in ("label", "prediction") if k in outputs), None)
+    body: dict[str, Any] = {"model": slot.name, "version": served.loaded.number}
+    body["predictions"] = primary if primary is not None else next(iter(outputs.values()))
+    if "probability" in outputs:
+        body["probability"] = outputs["probability"]
+    return body
+
+
+def _done(served: Served, started: float) -> None:
+    served.metrics.ok.inc()
+    served.metrics.latency.observe(time.perf_counter() - started)
+    record_access(served.loaded.version_id)
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InputError("body", f"not valid JSON ({error}).") from None
+
+
+def _name_and_version(rest: str) -> tuple[str, str | None]:
+    name, _, version = rest.partition("/versions/")
+    return name, version or None
+
+
+def _json_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"inference-header-content-length":
+            try:
+                return int(value)
+            except ValueError:
+                raise BadRequest(400, "Inference-Header-Content-Length is not a number.") from None
+    return None
+
+
+def _error(message: str) -> bytes:
+    return orjson.dumps({"error": message})
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: str | None) -> None:
+    headers = JSON if content_type is None else [(b"content-type", content_type.encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

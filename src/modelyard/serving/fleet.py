@@ -1,0 +1,225 @@
+"""The models one server serves, each behind an environment alias, swapped when it moves.
+
+Each model has a `Slot` whose `current` is an immutable `Served` (loaded version, its
+dispatcher, its metric children). A request reads `slot.current` once and uses that object
+to the end, so a swap — one reference assignment, atomic under the GIL — never changes the
+model under a request in flight; the old version is freed when its last request finishes.
+
+A watcher thread checks the aliases in the database every `poll_seconds`, and at once when
+Redis announces a move (lib/events.py). A new version loads on that thread, off the event
+loop, and replaces the old one only once it has loaded and predicted; if it fails, the old
+one keeps serving and the failure shows in `/v2/health/ready` details, `/v1/models` and the
+`modelyard_model_load_failures` metric. The same failed version is retried at most every
+`RETRY_FAILED_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, connections
+
+from modelyard.registry import services as registry
+from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
+from modelyard.registry.refs import parse_ref
+from modelyard.serving import metrics
+from modelyard.serving.batching import Dispatcher
+from modelyard.serving.loading import LoadedVersion, load_version
+
+log = logging.getLogger(__name__)
+RETRY_FAILED_SECONDS = 60.0
+
+
+class ServeError(Exception):
+    """The server cannot start as asked (unknown model, name clash…)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    loaded: LoadedVersion
+    dispatch: Dispatcher
+    metrics: metrics.VersionMetrics
+
+
+@dataclass
+class Slot:
+    name: str
+    asset_id: int
+    ref: str
+    max_batch_size: int = 32
+    max_wait_ms: float = 0.0
+    current: Served | None = None
+    error: str = ""
+    failed_version_id: int | None = None
+    failed_at: float = 0.0
+    loading_version: int | None = None
+
+    def status(self) -> dict[str, object]:
+        served = self.current
+        return {
+            "name": self.name,
+            "model": self.ref,
+            "version": served.loaded.number if served else None,
+            "flavor": served.loaded.predictor.flavor if served else None,
+            "load_seconds": round(served.loaded.load_seconds, 3) if served else None,
+            "batching": bool(served and served.dispatch.batcher),
+            "ready": served is not None,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Fleet:
+    alias: str
+    slots: dict[str, Slot]
+    poll_seconds: float = 5.0
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def from_refs(cls, refs: Iterable[str], alias: str, poll_seconds: float = 5.0) -> Fleet:
+        slots: dict[str, Slot] = {}
+        for text in refs:
+            served_name, _, ref_text = text.rpartition("=") if "=" in text else ("", "", text)
+            asset = _model(ref_text)
+            name = served_name or asset.name
+            if name in slots:
+                raise ServeError(
+                    f"Two models would be served as {name!r} ({slots[name].ref} and "
+                    f"{asset.ref}); name one, e.g. --models {asset.team.name}-{name}={asset.ref}."
+                )
+            slots[name] = _slot(name, asset)
+        if not slots:
+            raise ServeError("No models to serve: pass --models TEAM/NAME[,TEAM/NAME…].")
+        return cls(alias, slots, poll_seconds)
+
+    @property
+    def ready(self) -> bool:
+        return all(slot.current is not None for slot in self.slots.values())
+
+    def refresh(self) -> None:
+        """Load what the aliases point at now, where it differs from what is served."""
+        targets = dict(
+            Alias.objects.filter(
+                asset_id__in=[s.asset_id for s in self.slots.values()], name=self.alias
+            ).values_list("asset_id", "version_id")
+        )
+        for slot in self.slots.values():
+            version_id = targets.get(slot.asset_id)
+            if version_id is None:
+                slot.error = f"{slot.ref} has no '{self.alias}' alias; promote a version to it."
+            elif self._due(slot, version_id):
+                self._load(slot, version_id)
+
+    def _due(self, slot: Slot, version_id: int) -> bool:
+        if slot.current is not None and slot.current.loaded.version_id == version_id:
+            return False
+        recently_failed = time.monotonic() - slot.failed_at < RETRY_FAILED_SECONDS
+        return not (slot.failed_version_id == version_id and recently_failed)
+
+    def _load(self, slot: Slot, version_id: int) -> None:
+        version = AssetVersion.objects.select_related("asset__team").get(pk=version_id)
+        slot.loading_version = version.version
+        try:
+            served = _serve(slot, load_version(version))
+        except Exception as error:  # any failure keeps the old version serving
+            log.exception("Could not load %s; %s keeps serving", version.ref, _serving(slot))
+            metrics.LOAD_FAILURES.labels(slot.name).inc()
+            slot.error = f"{version.ref} failed to load: {error}"
+            slot.failed_version_id, slot.failed_at = version_id, time.monotonic()
+        else:
+            slot.current, slot.error, slot.failed_version_id = served, "", None
+            log.info("Serving %s as %s", version.ref, slot.name)
+        finally:
+            slot.loading_version = None
+
+    # --- the watcher ----------------------------------------------------------------------
+
+    def start_watching(self) -> None:
+        """Start the watcher (and the Redis listener) in this process: call after forking."""
+        if self._threads:
+            return
+        self._threads = [threading.Thread(target=self._watch, name="alias-watch", daemon=True)]
+        from django.conf import settings
+
+        if settings.REDIS_URL:
+            listener = threading.Thread(target=self._listen, name="alias-listen", daemon=True)
+            self._threads.append(listener)
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                close_old_connections()
+                self.refresh()
+            except Exception:  # a database hiccup must not end the watcher
+                log.exception("Could not check the %s aliases; retrying", self.alias)
+                connections.close_all()
+
+    def _listen(self) -> None:
+        import redis
+        from django.conf import settings
+
+        from modelyard.lib.events import ALIAS_CHANNEL
+
+        while not self._stop.is_set():
+            try:
+                pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub()  # type: ignore[no-untyped-call]
+                pubsub.subscribe(ALIAS_CHANNEL)
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._wake.set()
+            except redis.RedisError as error:
+                log.warning("Alias announcements unavailable (%s); polling meanwhile", error)
+                self._stop.wait(self.poll_seconds)
+
+
+def _model(ref_text: str) -> Asset:
+    ref = parse_ref(ref_text)
+    if ref.version is not None or ref.alias is not None:
+        raise ServeError(
+            f"{ref_text}: name the model only (TEAM/NAME); the server follows its alias."
+        )
+    return registry.get_asset(Kind.MODEL, ref.team, ref.name)
+
+
+def _slot(name: str, asset: Asset) -> Slot:
+    from modelyard.deployment.models import GateSettings
+
+    settings = GateSettings.objects.filter(asset=asset).first()
+    slot = Slot(name, asset.pk, asset.ref)
+    if settings is not None:
+        slot.max_batch_size, slot.max_wait_ms = settings.max_batch_size, settings.max_wait_ms
+    return slot
+
+
+def _serve(slot: Slot, loaded: LoadedVersion) -> Served:
+    children = metrics.VersionMetrics.of(slot.name, loaded.number)
+    metrics.LOAD_SECONDS.labels(slot.name, str(loaded.number)).set(loaded.load_seconds)
+    dispatch = Dispatcher(
+        loaded.predictor.predict,
+        loaded.single_row_seconds,
+        slot.max_batch_size,
+        slot.max_wait_ms,
+        batchable=loaded.predictor.batchable,
+        on_batch=children.batch_rows.observe,
+    )
+    return Served(loaded, dispatch, children)
+
+
+def _serving(slot: Slot) -> str:
+    return f"version {slot.current.loaded.number}" if slot.current else "nothing"

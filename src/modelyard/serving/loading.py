@@ -1,0 +1,107 @@
+"""From a registered model version to a loaded predictor: fetch its files, load, warm up.
+
+Files are fetched once per machine into `MODELYARD_HOME/cache/versions/<id>/` (versions are
+immutable, so the cache never goes stale) through the storage backend of each artifact's
+URI; a half-fetched copy is never used because it is renamed into place only when complete.
+Used by the promotion gate (signature and champion checks) and the prediction server.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from modelyard import storage
+from modelyard.registry.models import AssetVersion, LifecycleState
+from modelyard.serving.predictors import ModelLoadError, Predictor, load_predictor
+from modelyard.serving.signature import InputError, Matrix, Signature, SignatureError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    version_id: int
+    number: int
+    ref: str
+    signature: Signature
+    predictor: Predictor
+    example: Matrix | None
+    load_seconds: float
+    # Time of one prediction on one row: decides whether batching can pay for itself.
+    single_row_seconds: float
+
+
+def cache_dir() -> Path:
+    return Path(settings.HOME) / "cache" / "versions"
+
+
+def fetch_files(version: AssetVersion) -> Path:
+    """A local directory holding every artifact of the version, under its artifact name."""
+    target = cache_dir() / str(version.pk)
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version.pk}-", dir=target.parent))
+    try:
+        for artifact in version.artifacts.all():
+            storage.get_store(artifact.uri).download(artifact.uri, staging / artifact.name)
+        staging.rename(target)
+    except OSError:
+        # Another process renamed its complete copy first: use that one.
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def example_rows(version: AssetVersion, signature: Signature) -> Matrix | None:
+    if not version.input_example:
+        return None
+    try:
+        return signature.rows(version.input_example)
+    except InputError as error:
+        raise SignatureError(
+            f"The input example of {version.ref} does not fit its signature: {error}"
+        ) from None
+
+
+def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVersion:
+    """Load a model version and time one warm prediction; errors say what to fix."""
+    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+        raise ModelLoadError(f"{version.ref} was deleted; it cannot be loaded.")
+    started = time.perf_counter()
+    signature = Signature.parse(version.signature)
+    example = example_rows(version, signature)
+    directory = fetch_files(version)
+    predictor = load_predictor(directory, version.flavor, example=example, prefer_onnx=prefer_onnx)
+    if predictor.n_features is not None and predictor.n_features != len(signature.inputs):
+        raise ModelLoadError(
+            f"{version.ref} expects {predictor.n_features} input columns but its signature "
+            f"declares {len(signature.inputs)}; register it again with a matching signature."
+        )
+    one_row = example[:1] if example is not None else np.zeros((1, len(signature.inputs)))
+    single = _time_one_prediction(predictor, one_row)
+    elapsed = time.perf_counter() - started
+    log.info("Loaded %s as %s in %.2f s", version.ref, predictor.flavor, elapsed)
+    return LoadedVersion(
+        version.pk, version.version, version.ref, signature, predictor, example, elapsed, single
+    )
+
+
+def _time_one_prediction(predictor: Predictor, row: Matrix) -> float:
+    predictor.predict(row)  # the first call pays one-off set-up costs
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        predictor.predict(row)
+        timings.append(time.perf_counter() - started)
+    return sorted(timings)[len(timings) // 2]
