@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.smtp",
     "tests.fixtures.hive",
+    "tests.fixtures.models",
 ]
 
 

@@ -158,6 +158,12 @@ class Fleet:
         self._wake.set()
 
     def _watch(self) -> None:
+        try:
+            self._watch_until_stopped()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def _watch_until_stopped(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.poll_seconds)
             self._wake.clear()

@@ -8,6 +8,7 @@ Used by the promotion gate (signature and champion checks) and the prediction se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -45,11 +46,11 @@ def cache_dir() -> Path:
 
 def fetch_files(version: AssetVersion) -> Path:
     """A local directory holding every artifact of the version, under its artifact name."""
-    target = cache_dir() / str(version.pk)
+    target = cache_dir() / _cache_key(version)
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version.pk}-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         for artifact in version.artifacts.all():
             storage.get_store(artifact.uri).download(artifact.uri, staging / artifact.name)
@@ -61,6 +62,15 @@ def fetch_files(version: AssetVersion) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _cache_key(version: AssetVersion) -> str:
+    # The id alone is not enough: another database (a restore, a test run) may reuse it
+    # for other bytes under the same MODELYARD_HOME. The artifacts' checksums pin the bytes.
+    digest = hashlib.sha256()
+    for artifact in version.artifacts.order_by("name"):
+        digest.update(f"{artifact.name}\0{artifact.uri}\0{artifact.checksum}\0".encode())
+    return f"{version.pk}-{digest.hexdigest()[:16]}"
 
 
 def example_rows(version: AssetVersion, signature: Signature) -> Matrix | None:

@@ -131,6 +131,9 @@ class OnnxPredictor(Predictor):
         self._keys = tuple(keys) if keys is not None else _recognise_outputs(outputs)
         fetched = _fetched_outputs(outputs, self._keys)
         self._output_names = [output.name for output in fetched]
+        # Decided here so predict only branches: building a dict from literals is several
+        # times cheaper than dict(zip(...)), which matters for models that run in ~10 µs.
+        self._classifier = self._keys == _CLASSIFIER_KEYS
         # A single-output regressor comes back as (n, 1); scikit-learn's predict gives (n,).
         self._squeeze = self._keys == _REGRESSOR_KEYS and _is_column(fetched[0].shape)
 
@@ -144,6 +147,8 @@ class OnnxPredictor(Predictor):
                 f"Send a 2-D array with {self.n_features or 'the expected number of'} "
                 "columns, in signature order."
             ) from None
+        if self._classifier:
+            return {"label": results[0], "probability": results[1]}
         if self._squeeze:
             return {"prediction": results[0].reshape(-1)}
         return dict(zip(self._keys, results, strict=True))
@@ -193,8 +198,10 @@ def load_predictor(
 
     A scikit-learn model is served as ONNX when `prefer_onnx` and the conversion matches
     the estimator on `example` (or on deterministic random rows) within `atol`. Every
-    predictor is tried once on the example, so a model that loads but cannot predict
-    fails here rather than on the first request. Raises ModelLoadError saying what to fix.
+    predictor is tried on the example (random rows when none is given and the width is
+    known; MLflow pyfunc models only on a given example), so a model that loads but cannot
+    predict fails here rather than on the first request. Raises ModelLoadError saying
+    what to fix.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -243,10 +250,13 @@ def convert_to_onnx(
 
 def _load_onnx_file(directory: Path, options: _LoadOptions) -> Predictor:
     path = _model_file(directory, _ONNX_SUFFIXES)
-    predictor = OnnxPredictor(path)
-    example = _example_for(predictor.n_features, options.example)
-    if example is not None:
-        _check_predicts(predictor, example, path)
+    return _tried(OnnxPredictor(path), options.example, path)
+
+
+def _tried(predictor: Predictor, example: Array | None, source: Path) -> Predictor:
+    rows = _example_for(predictor.n_features, example)
+    if rows is not None:
+        _check_predicts(predictor, rows, source)
     return predictor
 
 
@@ -304,7 +314,10 @@ def _load_mlflow(directory: Path, mlmodel: Path, options: _LoadOptions) -> Predi
     pickled = _mlflow_pickle(flavors, mlmodel)
     if pickled is not None:
         return _serve_estimator(directory, pickled, "mlflow-sklearn", options)
-    return _load_pyfunc(mlmodel, flavors)
+    predictor = _load_pyfunc(mlmodel, flavors)
+    if options.example is None:  # random floats could break a typed column signature
+        return predictor
+    return _tried(predictor, options.example, mlmodel.parent)
 
 
 def _read_flavors(mlmodel: Path) -> Mapping[str, Any]:
