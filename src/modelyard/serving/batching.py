@@ -130,9 +130,7 @@ class Dispatcher:
     async def __call__(self, rows: Matrix) -> Outputs:
         if self.batcher is not None:
             return await self.batcher.submit(rows)
-        if self.on_batch:
-            self.on_batch(len(rows))
-        return self.predict(rows)
+        return self.predict(rows)  # not a batch: the batch-size metric is about batches
 
     def close(self) -> None:
         if self.batcher is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,7 @@ class Signature:
         outputs = tuple(_output(item) for item in _entries(raw, "outputs"))
         return cls(inputs, outputs)
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         return [column.name for column in self.inputs]
 
