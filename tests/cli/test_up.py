@@ -30,12 +30,21 @@ def get_json(url: str, token: str) -> dict:
 
 
 def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
+    port, serve_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "DJANGO_"))}
     env["MODELYARD_HOME"] = str(tmp_path / "home")
     log = (tmp_path / "up.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelyard.cli.main", "up", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "modelyard.cli.main",
+            "up",
+            "--port",
+            str(port),
+            "--serve-port",
+            str(serve_port),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -60,10 +69,26 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             "demo/breast-cancer:1",
             "demo/cancer-features:1",
         }
+        assert f"demo/cancer-classifier at http://127.0.0.1:{serve_port}" in output
+        assert _predict(serve_port)["model_version"] == "3"
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=30)
     assert code == 0
+
+
+def _predict(port: int) -> dict:
+    url = f"http://127.0.0.1:{port}/v2/models/cancer-classifier/infer"
+    v2 = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP64", "data": [1.0] * 30}]}
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            request = urllib.request.Request(url, data=json.dumps(v2).encode())
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                return json.load(response)
+        except OSError:
+            assert time.monotonic() < deadline, "the prediction server did not answer"
+            time.sleep(0.5)
 
 
 def _read(path: Path) -> str:

@@ -188,8 +188,15 @@ def users_create(username: str, email: str, staff: bool, password: str | None) -
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-demo", is_flag=True, help="Do not seed the demo catalog.")
-def up(host: str, port: int, no_demo: bool) -> None:
-    """Run everything on this machine: web, worker and beat, on the embedded defaults."""
+@click.option(
+    "--serve-port",
+    default=8080,
+    show_default=True,
+    type=int,
+    help="Port of the prediction server (models with a production alias).",
+)
+def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
+    """Run everything on this machine: web, worker, beat and serve, on the embedded defaults."""
     # Links in notices must point at this server unless a public URL was configured.
     os.environ.setdefault("MODELYARD_BASE_URL", f"http://{host}:{port}")
     django_setup()
@@ -202,7 +209,36 @@ def up(host: str, port: int, no_demo: bool) -> None:
         "worker": worker_argv(QUEUES, concurrency=1),
         "beat": beat_argv(),
     }
-    sys.exit(supervise(processes, base, access))
+    notes = []
+    served = models_in_production()
+    if served:
+        processes["serve"] = serve_argv(served, host, serve_port)
+        url = f"http://{host}:{serve_port}"
+        notes = [f"  serving:   {', '.join(served)} at {url}/v2/models/NAME/infer"]
+    sys.exit(supervise(processes, base, access, notes))
+
+
+def models_in_production() -> list[str]:
+    """What `up` serves: every model with a production alias when it starts."""
+    from modelyard.registry.models import Alias, Kind
+
+    aliases = Alias.objects.filter(name="production", asset__kind=Kind.MODEL)
+    return sorted(a.asset.ref for a in aliases.select_related("asset__team"))
+
+
+def serve_argv(models: list[str], host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "modelyard.cli.main",
+        "serve",
+        "--models",
+        ",".join(models),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 def register(group: Any) -> None:

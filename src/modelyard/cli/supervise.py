@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
@@ -75,7 +75,9 @@ def _admin_access() -> Access:
     return Access(ADMIN, password, raw)
 
 
-def supervise(commands: dict[str, list[str]], base_url: str, access: Access) -> int:
+def supervise(
+    commands: dict[str, list[str]], base_url: str, access: Access, notes: Sequence[str] = ()
+) -> int:
     """Start every process; stop them all when one exits or on Ctrl-C. Return an exit code."""
     processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
     stopping = False
@@ -87,7 +89,7 @@ def supervise(commands: dict[str, list[str]], base_url: str, access: Access) -> 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     if _wait_ready(base_url, processes):
-        _announce(base_url, access)
+        _announce(base_url, access, notes)
     code = _watch(processes, lambda: stopping)
     _stop_all(processes)
     return code
@@ -107,7 +109,7 @@ def _wait_ready(base_url: str, processes: dict[str, subprocess.Popen[bytes]]) ->
     return False
 
 
-def _announce(base_url: str, access: Access) -> None:
+def _announce(base_url: str, access: Access, notes: Sequence[str]) -> None:
     from modelyard.cli.operate import token_file
 
     lines = [
@@ -117,6 +119,7 @@ def _announce(base_url: str, access: Access) -> None:
         + (f", password {access.password})" if access.password else ")"),
         f"  API token: {access.token}  (saved to {token_file()})",
         "  try:      modelyard models list",
+        *notes,
         "Press Ctrl-C to stop.",
     ]
     click.secho("\n".join(lines), fg="green")
