@@ -121,7 +121,22 @@ def gate(model: str, as_json: bool, **changes: Any) -> None:
     type=click.FloatRange(0.1),
     help="How often aliases are re-read (Redis announcements also wake it).",
 )
-def serve(models: str, alias: str, host: str, port: int, workers: int, poll_seconds: float) -> None:
+@click.option(
+    "--memory-budget-mb",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Unload least recently used models beyond this (0: keep all loaded).",
+)
+def serve(
+    models: str,
+    alias: str,
+    host: str,
+    port: int,
+    workers: int,
+    poll_seconds: float,
+    memory_budget_mb: float,
+) -> None:
     """Serve the models' alias versions over KServe V2 and JSON, swapping on promotion."""
     from modelyard.serving.server import ServeOptions, build_app, prepare_metrics_directory
 
@@ -132,6 +147,7 @@ def serve(models: str, alias: str, host: str, port: int, workers: int, poll_seco
         port,
         workers,
         poll_seconds,
+        memory_budget_mb,
     )
     prepare_metrics_directory(workers)
     from modelyard.cli.operate import django_setup

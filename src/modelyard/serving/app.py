@@ -15,6 +15,7 @@ Routes:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -117,26 +118,51 @@ class App:
     async def _post(self, path: str, scope: Scope, receive: Receive) -> tuple[int, bytes]:
         if path.startswith("/v2/models/") and path.endswith("/infer"):
             name, version = _name_and_version(path[len("/v2/models/") : -len("/infer")])
-            slot, served = self._served(name, version)
+            slot, served = await self._warm(*self._slot(name))
+            self._check_version(slot, served, version)
             body = await self._body(receive)
             return await _infer(slot, served, body, _json_length(scope))
         if path.startswith("/v1/models/") and path.endswith(":predict"):
-            slot, served = self._served(path[len("/v1/models/") : -len(":predict")], None)
+            slot, served = await self._warm(
+                *self._slot(path[len("/v1/models/") : -len(":predict")])
+            )
             return await _predict(slot, served, await self._body(receive))
         raise BadRequest(404, f"No route POST {path}; predict at /v2/models/NAME/infer.")
 
     def _served(self, name: str, version: str | None) -> tuple[Slot, Served]:
+        slot, served = self._slot(name)
+        if served is None:
+            state = "unloaded for the memory budget" if slot.cold else "not loaded yet"
+            raise BadRequest(503, f"{name} is {state}. {slot.error}".strip())
+        self._check_version(slot, served, version)
+        return slot, served
+
+    def _slot(self, name: str) -> tuple[Slot, Served | None]:
         slot = self.fleet.slots.get(name)
         if slot is None:
             served_names = ", ".join(self.fleet.slots)
             raise BadRequest(404, f"No model {name!r} is served here; serving: {served_names}.")
-        served = slot.current
-        if served is None:
-            raise BadRequest(503, f"{name} is not loaded yet. {slot.error}".strip())
+        return slot, slot.current
+
+    @staticmethod
+    def _check_version(slot: Slot, served: Served, version: str | None) -> None:
         if version is not None and version != str(served.loaded.number):
             raise BadRequest(
-                404, f"{name} version {version} is not served; version {served.loaded.number} is."
+                404,
+                f"{slot.name} version {version} is not served; version {served.loaded.number} is.",
             )
+
+    async def _warm(self, slot: Slot, served: Served | None) -> tuple[Slot, Served]:
+        """The served version, loading a cold model first (concurrent requests share it)."""
+        if served is None and slot.cold:
+            if slot.warming is None:
+                loop = asyncio.get_running_loop()
+                slot.warming = loop.run_in_executor(None, self.fleet.load_cold, slot)
+                slot.warming.add_done_callback(lambda _: setattr(slot, "warming", None))
+            await asyncio.shield(slot.warming)
+            served = slot.current
+        if served is None:
+            raise BadRequest(503, f"{slot.name} is not loaded yet. {slot.error}".strip())
         return slot, served
 
     async def _body(self, receive: Receive) -> bytes:
@@ -167,7 +193,7 @@ async def _infer(
         served.metrics.failed.inc()
         log.exception("Prediction failed for %s", slot.name)
         return 500, _error(f"{slot.name} failed to predict; the server log has the details.")
-    _done(served, started)
+    _done(slot, served, started)
     return 200, payload
 
 
@@ -185,7 +211,7 @@ async def _predict(slot: Slot, served: Served, body: bytes) -> tuple[int, bytes]
         served.metrics.failed.inc()
         log.exception("Prediction failed for %s", slot.name)
         return 500, _error(f"{slot.name} failed to predict; the server log has the details.")
-    _done(served, started)
+    _done(slot, served, started)
     return 200, orjson.dumps(_records(slot, served, outputs), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -198,7 +224,8 @@ def _records(slot: Slot, served: Served, outputs: dict[str, Any]) -> dict[str, A
     return body
 
 
-def _done(served: Served, started: float) -> None:
+def _done(slot: Slot, served: Served, started: float) -> None:
+    slot.last_used = started
     served.metrics.ok.inc()
     served.metrics.latency.observe(time.perf_counter() - started)
     record_access(served.loaded.version_id)

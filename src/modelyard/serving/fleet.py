@@ -20,15 +20,16 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import close_old_connections, connections
 
 from modelyard.registry import services as registry
 from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
-from modelyard.serving import metrics
+from modelyard.serving import memory, metrics
 from modelyard.serving.batching import Dispatcher
-from modelyard.serving.loading import LoadedVersion, load_version
+from modelyard.serving.loading import LoadedVersion, fetch_files, load_version
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 60.0
@@ -57,6 +58,16 @@ class Slot:
     failed_version_id: int | None = None
     failed_at: float = 0.0
     loading_version: int | None = None
+    # Memory budget: what the loaded version takes, when it last answered, and whether it
+    # was unloaded to make room (then it loads again on its next request).
+    footprint: int = 0
+    last_used: float = 0.0
+    cold: bool = False
+    warming: Any = None
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.current is not None
 
     def status(self) -> dict[str, object]:
         served = self.current
@@ -67,7 +78,9 @@ class Slot:
             "flavor": served.loaded.predictor.flavor if served else None,
             "load_seconds": round(served.loaded.load_seconds, 3) if served else None,
             "batching": bool(served and served.dispatch.batcher),
-            "ready": served is not None,
+            "ready": served is not None or self.cold,
+            "cold": self.cold,
+            "footprint_mb": round(self.footprint / 2**20, 1),
             "error": self.error,
         }
 
@@ -77,12 +90,16 @@ class Fleet:
     alias: str
     slots: dict[str, Slot]
     poll_seconds: float = 5.0
+    budget_bytes: int = 0  # 0: no memory budget, every model stays loaded
+    _load_lock: threading.Lock = field(default_factory=threading.Lock)
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def from_refs(cls, refs: Iterable[str], alias: str, poll_seconds: float = 5.0) -> Fleet:
+    def from_refs(
+        cls, refs: Iterable[str], alias: str, poll_seconds: float = 5.0, budget_bytes: int = 0
+    ) -> Fleet:
         slots: dict[str, Slot] = {}
         for text in refs:
             served_name, _, ref_text = text.rpartition("=") if "=" in text else ("", "", text)
@@ -96,11 +113,11 @@ class Fleet:
             slots[name] = _slot(name, asset)
         if not slots:
             raise ServeError("No models to serve: pass --models TEAM/NAME[,TEAM/NAME…].")
-        return cls(alias, slots, poll_seconds)
+        return cls(alias, slots, poll_seconds, budget_bytes)
 
     @property
     def ready(self) -> bool:
-        return all(slot.current is not None for slot in self.slots.values())
+        return all(slot.current is not None or slot.cold for slot in self.slots.values())
 
     def refresh(self) -> None:
         """Load what the aliases point at now, where it differs from what is served."""
@@ -113,8 +130,18 @@ class Fleet:
             version_id = targets.get(slot.asset_id)
             if version_id is None:
                 slot.error = f"{slot.ref} has no '{self.alias}' alias; promote a version to it."
-            elif self._due(slot, version_id):
+            elif not slot.cold and self._due(slot, version_id):
                 self._load(slot, version_id)
+
+    def load_cold(self, slot: Slot) -> None:
+        """Load an unloaded model for a request that needs it (called off the event loop)."""
+        close_old_connections()
+        alias = Alias.objects.filter(asset_id=slot.asset_id, name=self.alias).first()
+        if alias is None:
+            slot.error = f"{slot.ref} has no '{self.alias}' alias; promote a version to it."
+            return
+        if self._load(slot, alias.version_id):
+            metrics.COLD_LOADS.labels(slot.name).inc()
 
     def _due(self, slot: Slot, version_id: int) -> bool:
         if slot.current is not None and slot.current.loaded.version_id == version_id:
@@ -122,21 +149,37 @@ class Fleet:
         recently_failed = time.monotonic() - slot.failed_at < RETRY_FAILED_SECONDS
         return not (slot.failed_version_id == version_id and recently_failed)
 
-    def _load(self, slot: Slot, version_id: int) -> None:
-        version = AssetVersion.objects.select_related("asset__team").get(pk=version_id)
-        slot.loading_version = version.version
-        try:
-            served = _serve(slot, load_version(version))
-        except Exception as error:  # any failure keeps the old version serving
-            log.exception("Could not load %s; %s keeps serving", version.ref, _serving(slot))
-            metrics.LOAD_FAILURES.labels(slot.name).inc()
-            slot.error = f"{version.ref} failed to load: {error}"
-            slot.failed_version_id, slot.failed_at = version_id, time.monotonic()
-        else:
+    def _load(self, slot: Slot, version_id: int) -> bool:
+        with self._load_lock:  # one load at a time keeps the footprints measurable
+            version = AssetVersion.objects.select_related("asset__team").get(pk=version_id)
+            slot.loading_version = version.version
+            before = memory.resident_bytes()
+            try:
+                served = _serve(slot, load_version(version))
+            except Exception as error:  # any failure keeps the old version serving
+                log.exception("Could not load %s; %s keeps serving", version.ref, _serving(slot))
+                metrics.LOAD_FAILURES.labels(slot.name).inc()
+                slot.error = f"{version.ref} failed to load: {error}"
+                slot.failed_version_id, slot.failed_at = version_id, time.monotonic()
+                return False
+            finally:
+                slot.loading_version = None
+            growth = memory.resident_bytes() - before
+            slot.footprint = max(growth, memory.files_bytes(fetch_files(version)))
             slot.current, slot.error, slot.failed_version_id = served, "", None
+            slot.cold, slot.last_used = False, time.perf_counter()  # as requests stamp it
             log.info("Serving %s as %s", version.ref, slot.name)
-        finally:
-            slot.loading_version = None
+            self._make_room(slot)
+            return True
+
+    def _make_room(self, loaded: Slot) -> None:
+        if not self.budget_bytes:
+            return
+        for victim in memory.to_unload(self.slots.values(), loaded, self.budget_bytes):
+            assert isinstance(victim, Slot)
+            # Requests in flight keep their reference to the old Served and finish on it.
+            victim.current, victim.cold = None, True
+            log.info("Unloaded %s (least recently used) to stay in the memory budget", victim.name)
 
     # --- the watcher ----------------------------------------------------------------------
 

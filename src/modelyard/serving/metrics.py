@@ -46,6 +46,11 @@ LOAD_FAILURES = Counter(
     "Versions that failed to load (the old one kept serving)",
     ["model"],
 )
+COLD_LOADS = Counter(
+    "modelyard_cold_loads",
+    "Loads of a model unloaded for the memory budget, on a request that needed it",
+    ["model"],
+)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 

@@ -27,6 +27,7 @@ class ServeOptions:
     port: int = 8080
     workers: int = 1
     poll_seconds: float = 5.0
+    memory_budget_mb: float = 0.0
 
 
 def prepare_metrics_directory(workers: int) -> None:
@@ -41,7 +42,8 @@ def build_app(options: ServeOptions) -> Any:
     from modelyard.serving.app import App
     from modelyard.serving.fleet import Fleet
 
-    fleet = Fleet.from_refs(options.models, options.alias, options.poll_seconds)
+    budget = int(options.memory_budget_mb * 2**20)
+    fleet = Fleet.from_refs(options.models, options.alias, options.poll_seconds, budget)
     fleet.refresh()
     for slot in fleet.slots.values():
         if slot.current is None:
