@@ -10,4 +10,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
 
 app = Celery("modelyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["modelyard.registry", "modelyard.lifecycle"])
+app.autodiscover_tasks(["modelyard.registry", "modelyard.lifecycle", "modelyard.deployment"])

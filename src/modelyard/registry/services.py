@@ -5,6 +5,7 @@ Callers (API, CLI, tasks) check permission first; these functions assume it was 
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,7 @@ from modelyard.registry.models import (
     LifecycleState,
     LineageEdge,
 )
+from modelyard.registry.signals import version_registered
 
 Actor = User | AnonymousUser | str | None
 
@@ -284,7 +286,57 @@ def _create_version_rows(
             "bytes": sum(item.info.size for item in stored),
         },
     )
+    transaction.on_commit(
+        lambda: version_registered.send(
+            AssetVersion, version_id=version.pk, kind=version.kind, flavor=version.flavor
+        )
+    )
     return version
+
+
+def add_derived_artifact(actor: Actor, version: AssetVersion, name: str, payload: bytes) -> bool:
+    """Attach bytes made from the version's own (an ONNX conversion); False if already there.
+
+    The version's registered bytes stay as they were; the derived file is uploaded to a
+    fresh prefix first and removed again if its row cannot be written.
+    """
+    _check_artifact_name(name)
+    if version.artifacts.filter(name=name).exists():
+        return False
+    asset = version.asset
+    prefix = storage.join_uri(
+        settings.ARTIFACT_ROOT, asset.team.name, asset.kind, asset.name, uuid.uuid4().hex
+    )
+    stored = _store(ArtifactSource(name, stream=io.BytesIO(payload), size=len(payload)), prefix)
+    try:
+        return _add_artifact_row(actor, version, stored)
+    except BaseException:
+        _discard_uploads([stored])
+        raise
+
+
+@transaction.atomic
+def _add_artifact_row(actor: Actor, version: AssetVersion, stored: _StoredArtifact) -> bool:
+    locked = AssetVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.artifacts.filter(name=stored.name).exists():  # a concurrent run won
+        transaction.on_commit(lambda: _discard_uploads([stored]))
+        return False
+    Artifact.objects.create(
+        version=locked,
+        name=stored.name,
+        uri=stored.info.uri,
+        size_bytes=stored.info.size,
+        checksum=stored.info.checksum,
+        is_prefix=stored.info.is_prefix,
+        uploaded=True,
+    )
+    record(
+        actor,
+        f"{locked.kind}.artifact_derived",
+        version=locked,
+        details={"name": stored.name, "uri": stored.info.uri, "bytes": stored.info.size},
+    )
+    return True
 
 
 def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:

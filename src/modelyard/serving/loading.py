@@ -25,6 +25,8 @@ from modelyard.serving.predictors import ModelLoadError, Predictor, load_predict
 from modelyard.serving.signature import InputError, Matrix, Signature, SignatureError
 
 log = logging.getLogger(__name__)
+# Where deployment's registration-time conversion keeps a version's ONNX model.
+ONNX_ARTIFACT = "onnx/model.onnx"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVe
     signature = Signature.parse(version.signature)
     example = example_rows(version, signature)
     directory = fetch_files(version)
-    predictor = load_predictor(directory, version.flavor, example=example, prefer_onnx=prefer_onnx)
+    predictor = _load(version, directory, example, prefer_onnx)
     if predictor.n_features is not None and predictor.n_features != len(signature.inputs):
         raise ModelLoadError(
             f"{version.ref} expects {predictor.n_features} input columns but its signature "
@@ -105,6 +107,15 @@ def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVe
     return LoadedVersion(
         version.pk, version.version, version.ref, signature, predictor, example, elapsed, single
     )
+
+
+def _load(
+    version: AssetVersion, directory: Path, example: Matrix | None, prefer_onnx: bool
+) -> Predictor:
+    converted = prefer_onnx and version.artifacts.filter(name=ONNX_ARTIFACT).exists()
+    if converted:  # checked against the original when it was converted at registration
+        return load_predictor((directory / ONNX_ARTIFACT).parent, "onnx", example=example)
+    return load_predictor(directory, version.flavor, example=example, prefer_onnx=prefer_onnx)
 
 
 def _time_one_prediction(predictor: Predictor, row: Matrix) -> float:

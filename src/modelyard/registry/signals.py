@@ -1,0 +1,12 @@
+"""Registry events other apps react to, sent after the transaction that caused them commits.
+
+`version_registered(version_id, kind, flavor)`: a new version's rows and bytes are in place.
+Deployment converts scikit-learn models to ONNX on it; jobs will start runs on it. Sending
+a signal keeps the registry free of imports from the apps that build on it.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+version_registered = Signal()
