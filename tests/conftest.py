@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.hive",
     "tests.fixtures.models",
+    "tests.fixtures.cli",
 ]
 
 

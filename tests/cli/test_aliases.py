@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.conftest import Cli, write
+from tests.fixtures.cli import Cli, write
 
 
 def test_alias_then_show_through_it(cli: Cli, tmp_path: Path) -> None:

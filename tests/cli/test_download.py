@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelyard.client import ClientError
-from tests.cli.conftest import Cli, write
+from tests.fixtures.cli import Cli, write
 
 
 def tree(root: Path) -> dict[str, bytes]:

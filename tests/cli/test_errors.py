@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.cli.conftest import Cli, invoke, write
+from tests.fixtures.cli import Cli, invoke, write
 
 
 def test_unknown_model(cli: Cli) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli, write
+from tests.fixtures.cli import Cli, write
 
 
 @pytest.fixture

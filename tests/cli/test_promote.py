@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from modelyard.registry.models import Alias
-from tests.cli.conftest import Cli
+from tests.fixtures.cli import Cli
 
 
 def production() -> int:

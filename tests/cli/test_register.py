@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.conftest import Cli, write
+from tests.fixtures.cli import Cli, write
 
 
 def test_file_and_directory_with_metadata_and_lineage_show_up(cli: Cli, tmp_path: Path) -> None:

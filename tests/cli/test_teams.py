@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import Cli
+from tests.fixtures.cli import Cli
 
 
 def test_create_team_and_manage_members(cli: Cli) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from modelyard.cli import catalog, deploy, lifecycle, operate
+from modelyard.cli import catalog, deploy, lifecycle, operate, score
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +24,7 @@ operate.register(cli)
 catalog.register(cli)
 lifecycle.register(cli)
 deploy.register(cli)
+score.register(cli)
 
 
 def main() -> None:
