@@ -10,4 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
 
 app = Celery("modelyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["modelyard.registry", "modelyard.lifecycle", "modelyard.deployment"])
+app.autodiscover_tasks(
+    ["modelyard.registry", "modelyard.lifecycle", "modelyard.deployment", "modelyard.jobs"]
+)

@@ -285,6 +285,32 @@ class Client:
         body = {k: v for k, v in changes.items() if v is not None}
         return self._object("PUT", path, json=body) if body else self._object("GET", path)
 
+    # --- jobs ------------------------------------------------------------------------------
+
+    def apply(self, source: str, *, dry_run: bool = False) -> Json:
+        """Apply a modelyard.yaml text; ApiError(400) carries `problems` with line numbers."""
+        return self._object("POST", "/projects/apply", json={"source": source, "dry_run": dry_run})
+
+    def start_run(self, project: str, command: str) -> Json:
+        team, _, name = project.partition("/")
+        path = f"/projects/{_segment(team)}/{_segment(name)}/commands/{_segment(command)}/runs"
+        return self._object("POST", path)
+
+    def runs(self, *, project: str | None = None, state: str | None = None) -> list[Json]:
+        return list(self._pages("/runs", {"project": project, "state": state}))
+
+    def run(self, run_id: int) -> Json:
+        return self._object("GET", f"/runs/{run_id}")
+
+    def cancel_run(self, run_id: int) -> Json:
+        return self._object("POST", f"/runs/{run_id}/cancel")
+
+    def rerun(self, run_id: int) -> Json:
+        return self._object("POST", f"/runs/{run_id}/rerun")
+
+    def send_event(self, event: str, payload: Mapping[str, Any]) -> Json:
+        return self._object("POST", "/events", json={"event": event, "payload": dict(payload)})
+
     def files(self, kind: str, ref: str) -> list[Json]:
         """The files of a version: path, size_bytes and checksum of each."""
         return self._array("GET", f"{self._version_path(kind, ref)}/files")

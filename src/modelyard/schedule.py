@@ -36,6 +36,11 @@ def periodic_tasks() -> list[PeriodicTask]:
             "modelyard.lifecycle.tasks.send_notices",
             900,
         ),
+        PeriodicTask(
+            "Start queued runs within the caps; reclaim slots of runs whose worker died",
+            "modelyard.jobs.tasks.dispatch_runs",
+            10,
+        ),
     ]
     if settings.REDIS_URL:
         tasks.append(

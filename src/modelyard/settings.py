@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "modelyard.registry",
     "modelyard.lifecycle",
     "modelyard.deployment",
+    "modelyard.jobs",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,13 @@ DEFAULT_FROM_EMAIL = config.env_str("MODELYARD_EMAIL_FROM", "modelyard <modelyar
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 LIFECYCLE_SCAN_SECONDS = config.env_float("MODELYARD_LIFECYCLE_SCAN_SECONDS", 86400, minimum=60)
 
+# --- Jobs ----------------------------------------------------------------------------------
+MAX_CONCURRENT_RUNS = config.env_int("MODELYARD_MAX_CONCURRENT_RUNS", 15, minimum=1)
+MAX_RUNS_PER_TEAM = config.env_int("MODELYARD_MAX_RUNS_PER_TEAM", MAX_CONCURRENT_RUNS, minimum=1)
+RUN_HEARTBEAT_SECONDS = config.env_float("MODELYARD_RUN_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+RUN_HEARTBEAT_TIMEOUT = config.env_float("MODELYARD_RUN_HEARTBEAT_TIMEOUT", 60.0, minimum=1)
+RUN_EXECUTOR = config.env_str("MODELYARD_RUN_EXECUTOR", "modelyard.jobs.executors.CeleryExecutor")
+
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = BROKER_URL
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
@@ -146,6 +154,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "modelyard.registry.tasks.delete_version_bytes": {"queue": "deletions"},
+    "modelyard.jobs.tasks.execute_run": {"queue": "runs"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

@@ -18,6 +18,7 @@ from modelyard.api.auth import DEFAULT_AUTH
 from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
 from modelyard.deployment.api import router as deployment_router
+from modelyard.jobs.api import router as jobs_router
 from modelyard.lib.errors import ModelyardError
 from modelyard.lifecycle.api import router as lifecycle_router
 from modelyard.registry.api import build_kind_router, versions_router
@@ -42,6 +43,7 @@ api.add_router("/audit", audit_router)
 api.add_router("/versions", versions_router)
 api.add_router("/lifecycle", lifecycle_router)
 api.add_router("/models", deployment_router)
+api.add_router("", jobs_router)
 for _kind, _plural in PLURAL.items():
     api.add_router(f"/{_plural}", build_kind_router(_kind))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from modelyard.cli import catalog, deploy, lifecycle, operate, score
+from modelyard.cli import catalog, deploy, jobs, lifecycle, operate, score
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +25,7 @@ catalog.register(cli)
 lifecycle.register(cli)
 deploy.register(cli)
 score.register(cli)
+jobs.register(cli)
 
 
 def main() -> None:

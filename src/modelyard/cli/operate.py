@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-QUEUES = "default,deletions"
+QUEUES = "default,deletions,runs"
 
 
 def django_setup() -> None:

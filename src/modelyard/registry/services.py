@@ -34,7 +34,7 @@ from modelyard.registry.models import (
     LifecycleState,
     LineageEdge,
 )
-from modelyard.registry.signals import version_registered
+from modelyard.registry.signals import alias_moved, version_registered
 
 Actor = User | AnonymousUser | str | None
 
@@ -421,6 +421,11 @@ def set_alias(
     _validate(alias, exclude=["asset", "version", "updated_by"])
     alias.save()
     transaction.on_commit(lambda: publish_alias_moved(asset.pk))
+    transaction.on_commit(
+        lambda: alias_moved.send(
+            Alias, version_id=version.pk, kind=asset.kind, asset_ref=asset.ref, alias=name
+        )
+    )
     record(
         actor,
         f"{asset.kind}.alias_moved",

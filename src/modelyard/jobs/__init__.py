@@ -1,0 +1,1 @@
+"""Jobs: teams' programs run on cron schedules and registry events, under hard caps."""

@@ -1,0 +1,78 @@
+"""`python -m modelyard.jobs.child RUN_ID`: the process a run's program executes in.
+
+It imports the project's program (a module, or a folder holding one: the folder, or its
+`src/`, goes on sys.path), calls the command's function with a `modelyard.sdk.Context`,
+and exits 0 on success, 75 when the program raised `modelyard.sdk.Transient` (retry), 1
+on any other error, whose traceback ends the run's log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+
+def main(run_id: int) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
+    import django
+
+    django.setup()
+    from modelyard import sdk
+    from modelyard.jobs.models import Run
+    from modelyard.jobs.services import TRANSIENT_EXIT
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
+    )
+    run = Run.objects.select_related("command__project__team").get(pk=run_id)
+    command, project = run.command, run.command.project
+    output_dir = Path.cwd() / "outputs"
+    output_dir.mkdir(exist_ok=True)
+    context = sdk.Context(
+        run.pk,
+        project.name,
+        project.team.name,
+        command.name,
+        run.attempt,
+        list(run.triggers),
+        output_dir,
+    )
+    print(
+        f"modelyard: run {run.pk}, {project.ref}:{command.name}, attempt {run.attempt}", flush=True
+    )
+    try:
+        function = getattr(load_program(project.program), command.entry)
+        function(context)
+    except sdk.Transient as error:
+        print(f"modelyard: transient failure, to be retried: {error}", flush=True)
+        return TRANSIENT_EXIT
+    except Exception:  # the program's own error: its traceback is the run's last words
+        traceback.print_exc(file=sys.stdout)
+        return 1
+    return 0
+
+
+def load_program(program: str) -> ModuleType:
+    path = Path(program).expanduser()
+    if path.is_dir():
+        root = path / "src" if (path / "src").is_dir() else path
+        sys.path.insert(0, str(root.resolve()))
+        packages = [p.name for p in root.iterdir() if (p / "__init__.py").exists()]
+        modules = [p.stem for p in root.glob("*.py") if p.stem != "setup"]
+        names = packages or modules
+        if len(names) != 1:
+            raise ImportError(
+                f"{program} holds {len(names)} modules ({', '.join(names)}); name the one to "
+                "run in `program:` (and keep the folder on PYTHONPATH)."
+            )
+        return importlib.import_module(names[0])
+    return importlib.import_module(program)
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))

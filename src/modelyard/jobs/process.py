@@ -1,0 +1,109 @@
+"""Executing one run: its program in a subprocess, watched, heartbeating, killable.
+
+The program runs as `python -m modelyard.jobs.child RUN_ID` in its own session (process
+group), so a crash or a leak in it cannot take the worker down, and a timeout or a cancel
+kills it with everything it started. Its output goes to a log file under
+MODELYARD_HOME/runs/<id>/, whose end is copied to the run at every heartbeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from modelyard.jobs import services
+from modelyard.jobs.models import RunState
+
+LOG_TAIL_BYTES = 64 * 1024
+KILL_GRACE_SECONDS = 5.0
+
+
+def run_directory(run_id: int) -> Path:
+    path = Path(settings.HOME) / "runs" / str(run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tail(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def execute(run_id: int) -> str:
+    """Run it to the end; return the final state (or "skipped" if another process has it)."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    run = services.claim_execution(run_id, worker)
+    if run is None:
+        return "skipped"
+    directory = run_directory(run_id)
+    log_path = directory / "output.log"
+    with log_path.open("ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "modelyard.jobs.child", str(run_id)],
+            cwd=directory,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        state, error = _watch(child, run_id, run.command.timeout_seconds, log_path)
+    _kill_leftovers(child.pid)
+    code = child.returncode
+    if state == RunState.SUCCEEDED and code != 0:
+        state, error = RunState.FAILED, _last_line(log_path) or f"Exit code {code}."
+    services.finish(run_id, state, exit_code=code, error=error, logs=tail(log_path))
+    return state
+
+
+def _kill_leftovers(group: int) -> None:
+    """Processes the program started and left behind die with its run."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+
+
+def _watch(
+    child: subprocess.Popen[bytes], run_id: int, timeout: float, log_path: Path
+) -> tuple[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            child.wait(timeout=settings.RUN_HEARTBEAT_SECONDS)
+            return RunState.SUCCEEDED, ""
+        except subprocess.TimeoutExpired:
+            pass
+        if services.heartbeat(run_id, tail(log_path)):
+            _kill(child)
+            return RunState.CANCELLED, "Cancelled while running; the program was stopped."
+        if time.monotonic() > deadline:
+            _kill(child)
+            return RunState.TIMED_OUT, f"Stopped after its timeout of {timeout:.0f} s."
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the whole process group, then SIGKILL what is left after a grace period."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _last_line(log_path: Path) -> str:
+    lines = [line for line in tail(log_path).splitlines() if line.strip()]
+    return lines[-1] if lines else ""

@@ -1,0 +1,140 @@
+"""Applying a modelyard.yaml: the diff against what is applied, then the rows and schedules.
+
+Commands removed from the file are deactivated, not deleted, so their runs stay readable;
+their cron entries are removed from beat's schedule. Cron entries live in
+django-celery-beat's tables (named `modelyard run TEAM/PROJECT:COMMAND`), so beat picks
+up every change without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.db import transaction
+
+from modelyard.accounts.models import Team
+from modelyard.audit.services import record
+from modelyard.jobs.models import Command, Project
+from modelyard.jobs.spec import CommandSpec, ProjectSpec, SpecError, parse
+from modelyard.lib.errors import InvalidInput, NotFound
+from modelyard.registry.services import Actor, user_of
+
+
+@dataclass(frozen=True)
+class Applied:
+    project: str
+    changes: list[str]
+    dry_run: bool
+
+
+def plan(text: str) -> tuple[ProjectSpec, Team, Project | None, list[str]]:
+    try:
+        spec = parse(text)
+    except SpecError as error:
+        raise InvalidInput(
+            "modelyard.yaml is not valid:\n" + "\n".join(error.problems), problems=error.problems
+        ) from None
+    team = Team.objects.filter(name=spec.team).first()
+    if team is None:
+        raise NotFound(f"No team {spec.team!r}; create it or fix `team:` in modelyard.yaml.")
+    project = Project.objects.filter(team=team, name=spec.project).first()
+    return spec, team, project, diff(project.spec if project else None, spec.as_json())
+
+
+def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    if old is None:
+        return [f"+ project {new['team']}/{new['project']}"] + [
+            f"+ command {name}" for name in new["commands"]
+        ]
+    lines = [
+        f"~ {key}: {old.get(key)!r} -> {new[key]!r}"
+        for key in ("program", "timezone")
+        if old.get(key) != new[key]
+    ]
+    before, after = old.get("commands", {}), new["commands"]
+    lines += [f"+ command {name}" for name in after if name not in before]
+    lines += [f"- command {name}" for name in before if name not in after]
+    for name in after:
+        if name in before:
+            lines += _command_diff(name, before[name], after[name])
+    return lines
+
+
+def _command_diff(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    changed = [key for key in new if old.get(key) != new[key]]
+    return [f"~ {name}.{key}: {_short(old.get(key))} -> {_short(new[key])}" for key in changed]
+
+
+def _short(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | dict) else repr(value)
+
+
+def apply(actor: Actor, text: str, *, dry_run: bool = False) -> Applied:
+    spec, team, project, changes = plan(text)
+    if not dry_run and changes:
+        _write(actor, spec, team, project, text, changes)
+    return Applied(f"{team.name}/{spec.project}", changes, dry_run)
+
+
+@transaction.atomic
+def _write(
+    actor: Actor,
+    spec: ProjectSpec,
+    team: Team,
+    project: Project | None,
+    text: str,
+    changes: list[str],
+) -> None:
+    project = project or Project(team=team, name=spec.project)
+    project.program, project.timezone = spec.program, spec.timezone
+    project.spec, project.source, project.applied_by = spec.as_json(), text, user_of(actor)
+    project.save()
+    for command_spec in spec.commands.values():
+        _sync_schedule(project, _upsert_command(project, command_spec))
+    removed = project.commands.exclude(name__in=list(spec.commands)).filter(active=True)
+    for command in removed:
+        command.active = False
+        command.save(update_fields=["active"])
+        _sync_schedule(project, command)
+    record(
+        actor, "project.applied", team=team, details={"project": project.ref, "changes": changes}
+    )
+
+
+def _upsert_command(project: Project, spec: CommandSpec) -> Command:
+    values = asdict(spec)
+    values.pop("name")
+    command, _ = Command.objects.update_or_create(
+        project=project, name=spec.name, defaults={**values, "active": True}
+    )
+    return command
+
+
+def _sync_schedule(project: Project, command: Command) -> None:
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    name = f"modelyard run {project.ref}:{command.name}"
+    if not command.active or not command.schedule:
+        PeriodicTask.objects.filter(name=name).delete()
+        return
+    minute, hour, day_of_month, month_of_year, day_of_week = command.schedule.split()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute,
+        hour=hour,
+        day_of_month=day_of_month,
+        month_of_year=month_of_year,
+        day_of_week=day_of_week,
+        timezone=project.timezone,
+    )
+    PeriodicTask.objects.update_or_create(
+        name=name,
+        defaults={
+            "task": "modelyard.jobs.tasks.fire_schedule",
+            "crontab": crontab,
+            "interval": None,
+            "args": json.dumps([command.pk]),
+            "enabled": True,
+        },
+    )

@@ -1,0 +1,263 @@
+"""`modelyard.yaml`: parsed, checked and normalised, with errors that give the line.
+
+    project: churn
+    team: growth
+    program: churn_model            # a module, or a path to a folder holding it
+    timezone: Europe/Paris          # of the cron schedules (default UTC)
+    commands:
+      train:
+        schedule: "0 6 * * *"
+        timeout: 2h
+        retries: 2
+      score:
+        entry: score_all            # function in the program (default: the command's name)
+        on:
+          - dataset_version_created: {dataset: events}
+          - model_promoted: {model: churn, alias: production}
+        concurrency: 2
+
+Every problem is reported at once, each as "line N: what is wrong, and what to write".
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
+# Registry events and the filters they take; any other event name is an external event
+# (POST /api/v1/events) and takes any filter on its payload.
+REGISTRY_EVENTS = {
+    "dataset_version_created": {"dataset"},
+    "featureset_version_created": {"featureset"},
+    "model_version_created": {"model"},
+    "model_promoted": {"model", "alias"},
+}
+PROJECT_KEYS = {"project", "team", "program", "timezone", "commands"}
+COMMAND_KEYS = {"entry", "schedule", "timeout", "retries", "concurrency", "on"}
+
+
+class SpecError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    entry: str
+    schedule: str = ""
+    timeout_seconds: int = 3600
+    retries: int = 0
+    concurrency: int = 1
+    triggers: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    project: str
+    team: str
+    program: str
+    timezone: str
+    commands: dict[str, CommandSpec]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse(text: str) -> ProjectSpec:
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise SpecError([f"{where}not valid YAML ({getattr(error, 'problem', error)})."]) from None
+    problems: list[str] = []
+    spec = _project(root, problems)
+    if problems or spec is None:
+        raise SpecError(problems or ["The file is empty; start with `project: NAME`."])
+    return spec
+
+
+def _line(node: Node) -> str:
+    return f"line {node.start_mark.line + 1}"
+
+
+def _mapping(node: Node | None, what: str, problems: list[str]) -> dict[str, Node]:
+    if not isinstance(node, MappingNode):
+        where = _line(node) if node is not None else "line 1"
+        problems.append(f"{where}: {what} must be a mapping of `key: value` lines.")
+        return {}
+    found: dict[str, Node] = {}
+    for key, value in node.value:
+        found[str(key.value)] = value
+    return found
+
+
+def _text(node: Node | None, what: str, problems: list[str], pattern: re.Pattern[str]) -> str:
+    if node is None:
+        return ""
+    if not isinstance(node, ScalarNode) or not pattern.match(str(node.value)):
+        problems.append(f"{_line(node)}: {what} {_shown(node)} is not valid ({pattern.pattern}).")
+        return ""
+    return str(node.value)
+
+
+def _shown(node: Node) -> str:
+    return repr(node.value) if isinstance(node, ScalarNode) else "(a list or mapping)"
+
+
+def _unknown(keys: dict[str, Node], allowed: set[str], where: str, problems: list[str]) -> None:
+    for key, value in keys.items():
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            problems.append(f"{_line(value)}: unknown key {key!r} in {where}; use {known}.")
+
+
+def _project(root: Node | None, problems: list[str]) -> ProjectSpec | None:
+    if root is None:
+        return None
+    keys = _mapping(root, "the file", problems)
+    _unknown(keys, PROJECT_KEYS, "the project", problems)
+    for required in ("project", "team", "program", "commands"):
+        if required not in keys and keys:
+            problems.append(f"{_line(root)}: `{required}:` is missing.")
+    name = _text(keys.get("project"), "project", problems, NAME)
+    team = _text(keys.get("team"), "team", problems, NAME)
+    program = _program(keys.get("program"), problems)
+    timezone = _timezone(keys.get("timezone"), problems)
+    commands = _commands(keys.get("commands"), timezone, problems)
+    return ProjectSpec(name, team, program, timezone, commands)
+
+
+def _program(node: Node | None, problems: list[str]) -> str:
+    if node is None:
+        return ""
+    if not isinstance(node, ScalarNode) or not str(node.value).strip():
+        problems.append(f"{_line(node)}: program must be a module name or a folder path.")
+        return ""
+    return str(node.value).strip()
+
+
+def _timezone(node: Node | None, problems: list[str]) -> str:
+    if node is None:
+        return "UTC"
+    name = str(node.value) if isinstance(node, ScalarNode) else ""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"{_line(node)}: unknown time zone {name!r}; e.g. Europe/Paris or UTC.")
+        return "UTC"
+    return name
+
+
+def _commands(node: Node | None, timezone: str, problems: list[str]) -> dict[str, CommandSpec]:
+    if node is None:
+        return {}
+    commands = {}
+    for name, value in _mapping(node, "commands", problems).items():
+        if not IDENTIFIER.match(name):
+            problems.append(f"{_line(value)}: command name {name!r} must be an identifier.")
+            continue
+        commands[name] = _command(name, value, problems)
+    if not commands and isinstance(node, MappingNode):
+        problems.append(f"{_line(node)}: declare at least one command.")
+    return commands
+
+
+def _command(name: str, node: Node, problems: list[str]) -> CommandSpec:
+    keys = _mapping(node, f"command {name!r}", problems)
+    _unknown(keys, COMMAND_KEYS, f"command {name!r}", problems)
+    entry = _text(keys.get("entry"), "entry", problems, IDENTIFIER) or name
+    return CommandSpec(
+        name,
+        entry,
+        _schedule(keys.get("schedule"), problems),
+        _duration(keys.get("timeout"), problems),
+        _count(keys.get("retries"), "retries", 0, 0, problems),
+        _count(keys.get("concurrency"), "concurrency", 1, 1, problems),
+        _triggers(keys.get("on"), problems),
+    )
+
+
+def _schedule(node: Node | None, problems: list[str]) -> str:
+    if node is None:
+        return ""
+    text = str(node.value).strip() if isinstance(node, ScalarNode) else ""
+    fields = text.split()
+    try:
+        from celery.schedules import crontab
+
+        if len(fields) != 5:
+            raise ValueError("five fields")
+        crontab(*fields)
+    except ValueError:
+        problems.append(
+            f"{_line(node)}: schedule {text!r} is not a cron line of five fields "
+            '(minute hour day-of-month month day-of-week), e.g. "0 6 * * *".'
+        )
+        return ""
+    return " ".join(fields)
+
+
+def _duration(node: Node | None, problems: list[str]) -> int:
+    if node is None:
+        return 3600
+    text = str(node.value).strip() if isinstance(node, ScalarNode) else ""
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    match = DURATION.match(text)
+    if not text or match is None or not any(match.groups()):
+        problems.append(f"{_line(node)}: timeout {text!r} must be like 2h, 30m, 1h30m or 90s.")
+        return 3600
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _count(node: Node | None, what: str, default: int, least: int, problems: list[str]) -> int:
+    if node is None:
+        return default
+    text = str(node.value) if isinstance(node, ScalarNode) else ""
+    if not text.isdigit() or int(text) < least:
+        problems.append(f"{_line(node)}: {what} must be a whole number ≥ {least}.")
+        return default
+    return int(text)
+
+
+def _triggers(node: Node | None, problems: list[str]) -> list[dict[str, Any]]:
+    if node is None:
+        return []
+    if not isinstance(node, SequenceNode):
+        problems.append(f"{_line(node)}: `on:` must be a list of `- event: {{filter}}` items.")
+        return []
+    return [t for item in node.value if (t := _trigger(item, problems)) is not None]
+
+
+def _trigger(node: Node, problems: list[str]) -> dict[str, Any] | None:
+    keys = _mapping(node, "each `on:` item", problems)
+    if len(keys) != 1:
+        problems.append(f"{_line(node)}: each `on:` item names one event.")
+        return None
+    event, value = next(iter(keys.items()))
+    if not EVENT_NAME.match(event):
+        problems.append(f"{_line(node)}: {event!r} is not an event name.")
+        return None
+    filters = {k: str(v.value) for k, v in _mapping(value, event, problems).items()}
+    allowed = REGISTRY_EVENTS.get(event)
+    if allowed is not None:
+        unknown = sorted(set(filters) - allowed)
+        if unknown:
+            problems.append(
+                f"{_line(value)}: {event} filters on {', '.join(sorted(allowed))}, "
+                f"not {', '.join(unknown)}."
+            )
+    return {"event": event, "filter": filters}

@@ -1,0 +1,116 @@
+"""A run's program in a real subprocess: success with outputs and lineage, failure with its
+error, a transient failure retried, and timeouts and cancels that kill the process."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from modelyard.jobs import process, services
+from modelyard.jobs.models import Command, Run, RunState
+from modelyard.registry import services as registry
+from modelyard.registry.models import AssetVersion, Kind
+from tests.fixtures.models import _bytes
+from tests.jobs.conftest import spec
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def start(apply, command: str, trigger: dict | None = None, **options: str) -> Run:
+    extra = "".join(f"\n  {key}: {value}" for key, value in options.items())
+    apply(spec(f"{command}:{extra or ' {}'}\n"))
+    run, _ = services.request_run(Command.objects.get(name=command), "manual", trigger)
+    services.dispatch()
+    return Run.objects.get(pk=run.pk)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_successful_run_keeps_its_output_and_registers_with_lineage(
+    apply, child_env, teams
+) -> None:
+    data = registry.create_asset(teams["alice"], Kind.DATASET, teams["red"], "events")
+    registry.register_version(
+        teams["alice"], data, registry.VersionSpec(), [_bytes("e.csv", b"a\n1\n")]
+    )
+    run = start(
+        apply,
+        "train",
+        {"event": "dataset_version_created", "kind": "dataset", "version": "red/events:1"},
+    )
+
+    assert process.execute(run.pk) == RunState.SUCCEEDED
+
+    run.refresh_from_db()
+    assert (run.state, run.exit_code, run.attempt) == (RunState.SUCCEEDED, 0, 1)
+    assert run.outputs == ["red/trained:1"]
+    assert "modelyard: run" in run.logs
+    model = AssetVersion.objects.get(asset__name="trained")
+    assert [v.ref for v in model.trained_on.all()] == ["red/events:1"]
+    assert process.execute(run.pk) == "skipped"  # a second delivery does not run it again
+
+
+def test_a_failing_program_records_its_error(apply, child_env) -> None:
+    run = start(apply, "fail")
+
+    assert process.execute(run.pk) == RunState.FAILED
+
+    run.refresh_from_db()
+    assert run.exit_code == 1
+    assert "ValueError: the input has no rows" in run.error
+    assert "Traceback" in run.logs
+
+
+def test_a_transient_failure_is_retried_with_backoff(apply, child_env) -> None:
+    run = start(apply, "flaky", retries="2")
+
+    process.execute(run.pk)
+    run.refresh_from_db()
+    assert (run.state, run.exit_code, run.attempt) == (RunState.QUEUED, 75, 1)
+    assert run.not_before is not None
+    Run.objects.filter(pk=run.pk).update(not_before=None)  # the backoff has passed
+    services.dispatch()
+    process.execute(run.pk)
+
+    run.refresh_from_db()
+    assert (run.state, run.attempt) == (RunState.SUCCEEDED, 2)
+    assert "worked on attempt 2" in run.logs
+
+
+def test_a_timeout_kills_the_program(apply, child_env) -> None:
+    run = start(apply, "sleep", timeout="1s")
+
+    started = time.monotonic()
+    assert process.execute(run.pk) == RunState.TIMED_OUT
+
+    assert time.monotonic() - started < 20
+    pid = int((process.run_directory(run.pk) / "pid").read_text())
+    assert not alive(pid)
+    assert "timeout of 1 s" in Run.objects.get(pk=run.pk).error
+
+
+def test_cancel_kills_a_running_program(apply, child_env, teams) -> None:
+    run = start(apply, "sleep")
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(process.execute(run.pk)))
+    worker.start()
+    pid_file = process.run_directory(run.pk) / "pid"
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    services.cancel(teams["alice"], run)
+    worker.join(30)
+
+    assert outcome == [RunState.CANCELLED]
+    assert not alive(int(pid_file.read_text()))
