@@ -40,6 +40,7 @@ class Context:
     attempt: int
     triggers: list[dict[str, Any]]
     output_dir: Path
+    args: dict[str, str] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("modelyard.run"))
     _last_progress: float = 0.0
 

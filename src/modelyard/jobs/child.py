@@ -41,6 +41,7 @@ def main(run_id: int) -> int:
         run.attempt,
         list(run.triggers),
         output_dir,
+        dict(command.args),
     )
     print(
         f"modelyard: run {run.pk}, {project.ref}:{command.name}, attempt {run.attempt}", flush=True

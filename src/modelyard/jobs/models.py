@@ -46,6 +46,7 @@ class Command(models.Model):
     retries = models.PositiveIntegerField(default=0)
     concurrency = models.PositiveIntegerField(default=1)
     triggers = models.JSONField(default=list, blank=True)
+    args = models.JSONField(default=dict, blank=True, help_text="Read by the program as ctx.args.")
     active = models.BooleanField(default=True, help_text="False once removed from the spec.")
 
     class Meta:

@@ -25,15 +25,40 @@ def register_output(
     relation: str,
     metadata: dict[str, Any],
 ) -> str:
+    """Upload local files or folders as a new version, with lineage to the run's inputs."""
+    lineage = [(version, relation) for version in _upstream(ctx)]
+    with ExitStack() as files:
+        sources = [s for p in paths for s in _sources(Path(p), files)]
+        return _register(ctx, kind, name, sources, lineage, metadata)
+
+
+def register_uri(
+    ctx: Context,
+    kind: str,
+    name: str,
+    uri: str,
+    lineage: list[tuple[AssetVersion, str]],
+    **metadata: Any,
+) -> str:
+    """Register bytes already in a store (a scoring's output prefix) as a new version."""
+    source = services.ArtifactSource(Path(uri.rstrip("/")).name or name, uri=uri)
+    return _register(ctx, kind, name, [source], lineage, metadata)
+
+
+def _register(
+    ctx: Context,
+    kind: str,
+    name: str,
+    sources: list[services.ArtifactSource],
+    lineage: list[tuple[AssetVersion, str]],
+    metadata: dict[str, Any],
+) -> str:
     team = Team.objects.get(name=ctx.team)
     actor = f"run:{ctx.run_id}"
     asset = Asset.objects.filter(kind=kind, team=team, name=name).first()
     asset = asset or services.create_asset(actor, kind, team, name)
-    lineage = [(version, relation) for version in _upstream(ctx)]
     spec = services.VersionSpec(lineage=lineage, **metadata)
-    with ExitStack() as files:
-        sources = [s for p in paths for s in _sources(Path(p), files)]
-        version = services.register_version(actor, asset, spec, sources)
+    version = services.register_version(actor, asset, spec, sources)
     _record(ctx.run_id, version.ref)
     return version.ref
 

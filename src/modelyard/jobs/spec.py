@@ -42,7 +42,7 @@ REGISTRY_EVENTS = {
     "model_promoted": {"model", "alias"},
 }
 PROJECT_KEYS = {"project", "team", "program", "timezone", "commands"}
-COMMAND_KEYS = {"entry", "schedule", "timeout", "retries", "concurrency", "on"}
+COMMAND_KEYS = {"entry", "schedule", "timeout", "retries", "concurrency", "on", "args"}
 
 
 class SpecError(ValueError):
@@ -60,6 +60,7 @@ class CommandSpec:
     retries: int = 0
     concurrency: int = 1
     triggers: list[dict[str, Any]] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,19 @@ def _command(name: str, node: Node, problems: list[str]) -> CommandSpec:
         _count(keys.get("retries"), "retries", 0, 0, problems),
         _count(keys.get("concurrency"), "concurrency", 1, 1, problems),
         _triggers(keys.get("on"), problems),
+        _args(keys.get("args"), problems),
     )
+
+
+def _args(node: Node | None, problems: list[str]) -> dict[str, str]:
+    """Fixed arguments the command reads as ctx.args (e.g. the built-in score's model)."""
+    if node is None:
+        return {}
+    found = _mapping(node, "args", problems)
+    for key, value in found.items():
+        if not isinstance(value, ScalarNode):
+            problems.append(f"{_line(value)}: args.{key} must be a single value.")
+    return {k: str(v.value) for k, v in found.items() if isinstance(v, ScalarNode)}
 
 
 def _schedule(node: Node | None, problems: list[str]) -> str:
