@@ -55,10 +55,17 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["local"]),
+    "engine_name",
+    type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
-    help="local: processes on this machine (spark: not built yet).",
+    help="local: processes on this machine; spark: mapInPandas on --spark-master.",
+)
+@click.option(
+    "--spark-master",
+    default="local[*]",
+    show_default=True,
+    help="The Spark master URL (spark engine), e.g. yarn or spark://host:7077.",
 )
 @click.option(
     "--workers",
@@ -87,7 +94,8 @@ def score(
     input_: str,
     output: str,
     register_as: str | None,
-    engine: str,
+    engine_name: str,
+    spark_master: str,
     workers: int | None,
     batch_size: int,
     rows_per_part: int,
@@ -104,6 +112,8 @@ def score(
         batch_size,
         rows_per_part,
         tuple(c.strip() for c in keep.split(",") if c.strip()),
+        engine_name,
+        spark_master,
     )
     try:
         result = _score(request)
@@ -123,8 +133,13 @@ def _score(request: client_side.Request) -> dict[str, object]:
     with Client() as client:
         job, model, dataset_ref = client_side.prepare(client, request)
         total = client_side.total_rows(job.parts)
-        with _rows_bar(total, len(job.parts)) as progress:
-            outcome = engine.run(job, request.workers, progress)
+        if request.engine == "spark":
+            from modelyard.scoring import spark
+
+            outcome = spark.run(job, request.spark_master)
+        else:
+            with _rows_bar(total, len(job.parts)) as progress:
+                outcome = engine.run(job, request.workers, progress)
         scored = client_side.Scored(job.parts, outcome.rows, outcome.parts_skipped > 0)
         registered = client_side.register_output(client, request, model, dataset_ref, scored)
     return {

@@ -26,6 +26,8 @@ class Request:
     batch_size: int
     rows_per_part: int
     keep: tuple[str, ...]
+    engine: str = "local"
+    spark_master: str = "local[*]"
 
 
 def resolve_model(client: Client, ref: str, workdir: Path) -> tuple[Json, engine.ModelSpec]:
