@@ -8,6 +8,7 @@ evidence. Every attempt, refused ones included, is a `Promotion` row with its re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -50,15 +51,16 @@ def promote(
     if judged is not None and judged.pk == version.pk:
         raise Conflict(f"{version.ref} already holds {asset.ref}@{alias}.")
     report = run_gate(version, alias, judged, gate_settings(asset))
+    attempt = _Attempt(actor, asset, alias, judged, version, reason)
     if not report.passed and not force:
-        _record_attempt(actor, asset, alias, judged, version, Outcome.REFUSED, report, reason)
+        _refuse(attempt, report)
         raise GateRefused(
             f"{version.ref} did not pass the gate for {alias}: {report.summary()}. Fix it, or "
             "override with --force and a --reason (owners only).",
             report=report.as_json(),
         )
     outcome = Outcome.PROMOTED if report.passed else Outcome.FORCED
-    return _move(actor, asset, alias, judged, version, outcome, report.as_json(), reason)
+    return _move(attempt, outcome, report.as_json())
 
 
 def rollback(actor: Actor, asset: Asset, alias: str, reason: str = "") -> Promotion:
@@ -75,7 +77,8 @@ def rollback(actor: Actor, asset: Asset, alias: str, reason: str = "") -> Promot
     if previous.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
         raise Conflict(f"The previous holder {previous.ref} was deleted; promote another one.")
     report = {"rolled_back_from": current.ref, "rolled_back_to": previous.ref}
-    return _move(actor, asset, alias, current, previous, Outcome.ROLLED_BACK, report, reason)
+    attempt = _Attempt(actor, asset, alias, current, previous, reason)
+    return _move(attempt, Outcome.ROLLED_BACK, report)
 
 
 def _previous_holder(asset: Asset, alias: str, current: AssetVersion) -> AssetVersion | None:
@@ -108,71 +111,57 @@ def _check_candidate(
     registry.check_alias_name(alias)
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """Moving `asset@alias` from `judged` (what the gate compared with) to `version`."""
+
+    actor: Actor
+    asset: Asset
+    alias: str
+    judged: AssetVersion | None
+    version: AssetVersion
+    reason: str
+
+    def store(self, outcome: str, report: dict[str, Any]) -> Promotion:
+        return Promotion.objects.create(
+            asset=self.asset,
+            alias=self.alias,
+            from_version=self.judged,
+            to_version=self.version,
+            outcome=outcome,
+            report=report,
+            reason=self.reason,
+            actor=registry.user_of(self.actor),
+        )
+
+    def audit(self, action: str, **details: Any) -> None:
+        details = {"alias": self.alias, **details}
+        record(self.actor, action, version=self.version, reason=self.reason, details=details)
+
+
 @transaction.atomic
-def _move(
-    actor: Actor,
-    asset: Asset,
-    alias: str,
-    judged: AssetVersion | None,
-    version: AssetVersion,
-    outcome: str,
-    report: dict[str, Any],
-    reason: str,
-) -> Promotion:
+def _move(attempt: _Attempt, outcome: str, report: dict[str, Any]) -> Promotion:
+    asset, alias, judged = attempt.asset, attempt.alias, attempt.judged
     locked = Alias.objects.select_for_update().filter(asset=asset, name=alias).first()
     now_holding = locked.version_id if locked else None
     if now_holding != (judged.pk if judged else None):
         raise Conflict(f"{asset.ref}@{alias} moved while the gate ran; run the promotion again.")
-    registry.set_alias(actor, asset, alias, version, reason=reason or outcome)
-    promotion = Promotion.objects.create(
-        asset=asset,
-        alias=alias,
-        from_version=judged,
-        to_version=version,
-        outcome=outcome,
-        report=report,
-        reason=reason,
-        actor=registry.user_of(actor),
-    )
-    record(
-        actor,
-        f"model.{outcome}",
-        version=version,
-        reason=reason,
-        details={"alias": alias, "from": judged.version if judged else None, "report": report},
-    )
+    reason = attempt.reason or outcome
+    registry.set_alias(attempt.actor, asset, alias, attempt.version, reason=reason)
+    promotion = attempt.store(outcome, report)
+    attempt.audit(f"model.{outcome}", report=report, **{"from": _number(judged)})
     return promotion
 
 
 @transaction.atomic
-def _record_attempt(
-    actor: Actor,
-    asset: Asset,
-    alias: str,
-    judged: AssetVersion | None,
-    version: AssetVersion,
-    outcome: str,
-    report: GateReport,
-    reason: str,
-) -> Promotion:
-    promotion = Promotion.objects.create(
-        asset=asset,
-        alias=alias,
-        from_version=judged,
-        to_version=version,
-        outcome=outcome,
-        report=report.as_json(),
-        reason=reason,
-        actor=registry.user_of(actor),
-    )
-    record(
-        actor,
-        "model.promotion_refused",
-        version=version,
-        reason=reason,
-        details={"alias": alias, "summary": report.summary()},
-    )
+def _refuse(attempt: _Attempt, report: GateReport) -> Promotion:
+    promotion = attempt.store(Outcome.REFUSED, report.as_json())
+    attempt.audit("model.promotion_refused", summary=report.summary())
     return promotion
+
+
+def _number(version: AssetVersion | None) -> int | None:
+    return version.version if version else None
 
 
 @transaction.atomic

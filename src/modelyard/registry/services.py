@@ -260,18 +260,7 @@ def _create_version_rows(
     locked.save(update_fields=["latest_version", "updated_at"])
     asset.latest_version = locked.latest_version
     version = _new_version(actor, asset, spec)
-    Artifact.objects.bulk_create(
-        Artifact(
-            version=version,
-            name=item.name,
-            uri=item.info.uri,
-            size_bytes=item.info.size,
-            checksum=item.info.checksum,
-            is_prefix=item.info.is_prefix,
-            uploaded=item.uploaded,
-        )
-        for item in stored
-    )
+    Artifact.objects.bulk_create(_artifact_row(version, item) for item in stored)
     LineageEdge.objects.bulk_create(
         LineageEdge(downstream=version, upstream=upstream, relation=relation)
         for upstream, relation in spec.lineage
@@ -321,15 +310,7 @@ def _add_artifact_row(actor: Actor, version: AssetVersion, stored: _StoredArtifa
     if locked.artifacts.filter(name=stored.name).exists():  # a concurrent run won
         transaction.on_commit(lambda: _discard_uploads([stored]))
         return False
-    Artifact.objects.create(
-        version=locked,
-        name=stored.name,
-        uri=stored.info.uri,
-        size_bytes=stored.info.size,
-        checksum=stored.info.checksum,
-        is_prefix=stored.info.is_prefix,
-        uploaded=True,
-    )
+    _artifact_row(locked, stored).save()
     record(
         actor,
         f"{locked.kind}.artifact_derived",
@@ -337,6 +318,18 @@ def _add_artifact_row(actor: Actor, version: AssetVersion, stored: _StoredArtifa
         details={"name": stored.name, "uri": stored.info.uri, "bytes": stored.info.size},
     )
     return True
+
+
+def _artifact_row(version: AssetVersion, item: _StoredArtifact) -> Artifact:
+    return Artifact(
+        version=version,
+        name=item.name,
+        uri=item.info.uri,
+        size_bytes=item.info.size,
+        checksum=item.info.checksum,
+        is_prefix=item.info.is_prefix,
+        uploaded=item.uploaded,
+    )
 
 
 def _new_version(actor: Actor, asset: Asset, spec: VersionSpec) -> AssetVersion:

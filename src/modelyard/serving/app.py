@@ -121,12 +121,15 @@ class App:
             slot, served = await self._warm(*self._slot(name))
             self._check_version(slot, served, version)
             body = await self._body(receive)
-            return await _infer(slot, served, body, _json_length(scope))
+            return await _answered(
+                slot, served, _v2_answer(slot, served, body, _json_length(scope))
+            )
         if path.startswith("/v1/models/") and path.endswith(":predict"):
             slot, served = await self._warm(
                 *self._slot(path[len("/v1/models/") : -len(":predict")])
             )
-            return await _predict(slot, served, await self._body(receive))
+            body = await self._body(receive)
+            return await _answered(slot, served, _records_answer(slot, served, body))
         raise BadRequest(404, f"No route POST {path}; predict at /v2/models/NAME/infer.")
 
     def _served(self, name: str, version: str | None) -> tuple[Slot, Served]:
@@ -178,14 +181,11 @@ class App:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _infer(
-    slot: Slot, served: Served, body: bytes, json_length: int | None
-) -> tuple[int, bytes]:
+async def _answered(slot: Slot, served: Served, work: Awaitable[bytes]) -> tuple[int, bytes]:
+    """Run one prediction; bad input is a 422 naming the field, anything else a logged 500."""
     started = time.perf_counter()
     try:
-        request = v2.parse_request(body, json_length, served.loaded.signature)
-        outputs = await served.dispatch(request.rows)
-        payload = v2.response_body(slot.name, served.loaded.number, outputs, request)
+        payload = await work
     except InputError as error:
         served.metrics.bad_input.inc()
         return 422, orjson.dumps({"error": str(error), "field": error.field})
@@ -197,22 +197,18 @@ async def _infer(
     return 200, payload
 
 
-async def _predict(slot: Slot, served: Served, body: bytes) -> tuple[int, bytes]:
-    started = time.perf_counter()
-    try:
-        document = _loads(body)
-        if not isinstance(document, dict) or "instances" not in document:
-            raise InputError("instances", 'send {"instances": [[…], …]}.')
-        outputs = await served.dispatch(served.loaded.signature.rows(document["instances"]))
-    except InputError as error:
-        served.metrics.bad_input.inc()
-        return 422, orjson.dumps({"error": str(error), "field": error.field})
-    except Exception:
-        served.metrics.failed.inc()
-        log.exception("Prediction failed for %s", slot.name)
-        return 500, _error(f"{slot.name} failed to predict; the server log has the details.")
-    _done(slot, served, started)
-    return 200, orjson.dumps(_records(slot, served, outputs), option=orjson.OPT_SERIALIZE_NUMPY)
+async def _v2_answer(slot: Slot, served: Served, body: bytes, json_length: int | None) -> bytes:
+    request = v2.parse_request(body, json_length, served.loaded.signature)
+    outputs = await served.dispatch(request.rows)
+    return v2.response_body(slot.name, served.loaded.number, outputs, request)
+
+
+async def _records_answer(slot: Slot, served: Served, body: bytes) -> bytes:
+    document = _loads(body)
+    if not isinstance(document, dict) or "instances" not in document:
+        raise InputError("instances", 'send {"instances": [[…], …]}.')
+    outputs = await served.dispatch(served.loaded.signature.rows(document["instances"]))
+    return orjson.dumps(_records(slot, served, outputs), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def _records(slot: Slot, served: Served, outputs: dict[str, Any]) -> dict[str, Any]:
