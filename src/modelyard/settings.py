@@ -155,6 +155,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "modelyard.registry.tasks.delete_version_bytes": {"queue": "deletions"},
     "modelyard.jobs.tasks.execute_run": {"queue": "runs"},
+    # A burst of events must not delay dispatching (default queue): they queue apart.
+    "modelyard.jobs.tasks.handle_event": {"queue": "events"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-QUEUES = "default,deletions,runs"
+QUEUES = "default,deletions,runs,events"
 
 
 def django_setup() -> None:
