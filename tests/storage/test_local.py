@@ -203,3 +203,20 @@ def test_download_single_object_to_file(store: LocalStore, tmp_path: Path) -> No
     assert (tmp_path / "out" / "copy.bin").read_bytes() == b"weights"
     assert info.checksum == sha256(b"weights")
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["copy.bin"]
+
+
+def test_list_sizes_names_and_sizes_without_reading_the_files(tmp_path) -> None:
+    from modelyard.storage import get_store
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.bin").write_bytes(b"x" * 10)
+    (tmp_path / "data" / "b.bin").write_bytes(b"y" * 3)
+    uri = (tmp_path / "data").as_uri()
+
+    listed = list(get_store(uri).list_sizes(uri))
+
+    assert [(o.relpath, o.size, o.checksum) for o in listed] == [
+        ("a.bin", 10, ""),
+        ("b.bin", 3, ""),
+    ]
+    assert all(o.checksum.startswith("sha256:") for o in get_store(uri).list(uri))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -142,6 +143,8 @@ def _score(request: client_side.Request) -> dict[str, object]:
                 outcome = engine.run(job, request.workers, progress)
         scored = client_side.Scored(job.parts, outcome.rows, outcome.parts_skipped > 0)
         registered = client_side.register_output(client, request, model, dataset_ref, scored)
+    # Complete: nothing left to resume from (a failed run keeps its folder for the retry).
+    shutil.rmtree(job.workdir, ignore_errors=True)
     return {
         "model": model["ref"],
         "rows": outcome.rows,

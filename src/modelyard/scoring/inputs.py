@@ -43,7 +43,7 @@ def list_inputs(uris: Sequence[str]) -> list[storage.ObjectInfo]:
     found = []
     for uri in uris:
         try:
-            objects = list(storage.get_store(uri).list(uri))
+            objects = list(storage.get_store(uri).list_sizes(uri))
         except storage.StorageError as error:
             raise ScoringError(f"Cannot read the input {uri}: {error}") from None
         found += [o for o in objects if _format(o.uri) and not _hidden(o.relpath)]

@@ -81,6 +81,11 @@ class Store(abc.ABC):
         first ``next``) when nothing exists at ``uri``.
         """
 
+    def list_sizes(self, uri: str) -> Iterator[ObjectInfo]:
+        """Like ``list``, for callers that need names and sizes only: a store that must
+        read an object to checksum it may leave ``checksum`` empty here."""
+        yield from self.list(uri)
+
     @abc.abstractmethod
     def open(self, uri: str) -> AbstractContextManager[BinaryIO]:
         """Return a context manager giving a streaming binary reader of one object.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, ClassVar
@@ -23,6 +23,8 @@ from modelyard.storage.base import (
 from modelyard.storage.errors import InvalidURI, ObjectNotFound, StorageError
 from modelyard.storage.uris import join_uri, uri_to_path
 
+_Info = Callable[[str, Path, str], ObjectInfo]
+
 
 class LocalStore(Store):
     """Objects are files; a prefix is a directory holding at least one file."""
@@ -40,15 +42,22 @@ class LocalStore(Store):
         return prefix_info(uri, self.list(uri))
 
     def list(self, uri: str) -> Iterator[ObjectInfo]:
+        yield from self._listing(uri, _file_info)
+
+    def list_sizes(self, uri: str) -> Iterator[ObjectInfo]:
+        # Scoring plans from sizes and schemas: hashing a TB of input first would cost minutes.
+        yield from self._listing(uri, _sized_info)
+
+    def _listing(self, uri: str, info: _Info) -> Iterator[ObjectInfo]:
         path = uri_to_path(uri)
         if path.is_file():
-            yield _file_info(uri, path, relpath="")
+            yield info(uri, path, "")
             return
         relpaths = sorted(file.relative_to(path).as_posix() for file in _walk_files(path))
         if not relpaths:
             raise ObjectNotFound(uri)
         for relpath in relpaths:
-            yield _file_info(join_uri(uri, relpath), path / relpath, relpath)
+            yield info(join_uri(uri, relpath), path / relpath, relpath)
 
     def open(self, uri: str) -> AbstractContextManager[BinaryIO]:
         path = uri_to_path(uri)
@@ -88,6 +97,10 @@ class LocalStore(Store):
         except FileNotFoundError:
             return 0
         return freed
+
+
+def _sized_info(uri: str, path: Path, relpath: str) -> ObjectInfo:
+    return ObjectInfo(uri=uri, size=path.stat().st_size, checksum="", relpath=relpath)
 
 
 def _file_info(uri: str, path: Path, relpath: str) -> ObjectInfo:
