@@ -110,11 +110,11 @@ def dispatch_soon() -> None:
 def dispatch(now: datetime | None = None) -> list[int]:
     """Start queued runs while the caps allow; return the ids started."""
     Capacity.objects.select_for_update().get_or_create(name="runs")
-    # The time is read once the lock is held: read before, a dispatcher that waited for the
-    # lock would stamp its runs as started while the runs they replace were still running.
-    now = now or timezone.now()
-    _reclaim_lost(now)
+    _reclaim_lost(now or timezone.now())
     running = list(Run.objects.filter(state=RunState.RUNNING).values_list("team_id", "command_id"))
+    # Read after the lock and after counting: every run counted as finished then finished
+    # before this time, so a run's started_at never precedes the finish that freed its slot.
+    now = now or timezone.now()
     free = settings.MAX_CONCURRENT_RUNS - len(running)
     if free <= 0:
         return []
