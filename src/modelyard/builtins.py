@@ -27,7 +27,8 @@ from modelyard.registry.models import AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
 from modelyard.scoring import engine
 from modelyard.scoring.inputs import list_inputs, plan, workdir_for
-from modelyard.serving.loading import ONNX_ARTIFACT, fetch_files
+from modelyard.serving.loading import fetch_files
+from modelyard.serving.predictors import model_source
 
 
 def score(ctx: sdk.Context) -> None:
@@ -78,14 +79,9 @@ def _job(model: AssetVersion, uris: list[str], output: str) -> engine.Job:
     columns = tuple(c["name"] for c in (model.signature or {}).get("inputs", []))
     if not columns:
         raise ValueError(f"{model.ref} declares no input columns; register it with a signature.")
-    directory = fetch_files(model)
-    converted = model.artifacts.filter(name=ONNX_ARTIFACT).exists()
-    spec = engine.ModelSpec(
-        str((directory / ONNX_ARTIFACT).parent if converted else directory),
-        "onnx" if converted else model.flavor,
-        model.ref,
-        columns,
-    )
+    names = model.artifacts.values_list("name", flat=True)
+    source, flavor = model_source(fetch_files(model), names, model.flavor)
+    spec = engine.ModelSpec(str(source), flavor, model.ref, columns)
     workdir = workdir_for(output)
     parts = plan(list_inputs(uris), columns, 250_000, workdir)
     return engine.Job(spec, tuple(parts), output, str(workdir))

@@ -16,8 +16,9 @@ from celery import shared_task
 from modelyard import storage
 from modelyard.registry import services
 from modelyard.registry.models import AssetVersion, Kind, LifecycleState
-from modelyard.serving.loading import ONNX_ARTIFACT, example_rows, fetch_files
+from modelyard.serving.loading import example_rows, fetch_files
 from modelyard.serving.predictors import (
+    ONNX_ARTIFACT,
     ModelLoadError,
     SklearnPredictor,
     convert_to_onnx,

@@ -12,8 +12,7 @@ from typing import Any
 from modelyard.client import Client, Json, Upstream
 from modelyard.scoring import engine
 from modelyard.scoring.inputs import ScoringError, list_inputs, plan, workdir_for
-
-ONNX_ARTIFACT = "onnx/model.onnx"  # as serving.loading names it (that module needs Django)
+from modelyard.serving.predictors import model_source
 
 
 @dataclass(frozen=True)
@@ -42,12 +41,9 @@ def resolve_model(client: Client, ref: str, workdir: Path) -> tuple[Json, engine
         client.download("model", version["ref"], directory)  # counts as a use
     else:
         client.mark_used("model", version["ref"])
-    names = {artifact["name"] for artifact in version["artifacts"]}
-    if ONNX_ARTIFACT in names:  # converted and checked at registration
-        spec = engine.ModelSpec(str(directory / "onnx"), "onnx", version["ref"], tuple(columns))
-    else:
-        spec = engine.ModelSpec(str(directory), version["flavor"], version["ref"], tuple(columns))
-    return version, spec
+    names = [artifact["name"] for artifact in version["artifacts"]]
+    source, flavor = model_source(directory, names, version["flavor"])
+    return version, engine.ModelSpec(str(source), flavor, version["ref"], tuple(columns))
 
 
 def resolve_input(client: Client, text: str) -> tuple[list[str], str | None]:

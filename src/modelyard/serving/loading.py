@@ -21,12 +21,15 @@ from django.conf import settings
 
 from modelyard import storage
 from modelyard.registry.models import AssetVersion, LifecycleState
-from modelyard.serving.predictors import ModelLoadError, Predictor, load_predictor
+from modelyard.serving.predictors import (
+    ModelLoadError,
+    Predictor,
+    load_predictor,
+    model_source,
+)
 from modelyard.serving.signature import InputError, Matrix, Signature, SignatureError
 
 log = logging.getLogger(__name__)
-# Where deployment's registration-time conversion keeps a version's ONNX model.
-ONNX_ARTIFACT = "onnx/model.onnx"
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,9 @@ def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVe
 def _load(
     version: AssetVersion, directory: Path, example: Matrix | None, prefer_onnx: bool
 ) -> Predictor:
-    converted = prefer_onnx and version.artifacts.filter(name=ONNX_ARTIFACT).exists()
-    if converted:  # checked against the original when it was converted at registration
-        return load_predictor((directory / ONNX_ARTIFACT).parent, "onnx", example=example)
-    return load_predictor(directory, version.flavor, example=example, prefer_onnx=prefer_onnx)
+    names = version.artifacts.values_list("name", flat=True) if prefer_onnx else ()
+    source, flavor = model_source(directory, names, version.flavor)
+    return load_predictor(source, flavor, example=example, prefer_onnx=prefer_onnx)
 
 
 def _time_one_prediction(predictor: Predictor, row: Matrix) -> float:

@@ -17,7 +17,7 @@ import importlib
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,18 @@ class _LoadOptions:
     example: Array | None
     prefer_onnx: bool
     atol: float
+
+
+# Where deployment's registration-time conversion keeps a version's ONNX model.
+ONNX_ARTIFACT = "onnx/model.onnx"
+
+
+def model_source(directory: Path, artifact_names: Iterable[str], flavor: str) -> tuple[Path, str]:
+    """Where to load a version's files from, and as what: its checked ONNX conversion when it
+    has one (converted at registration), else its own files as registered."""
+    if ONNX_ARTIFACT in set(artifact_names):
+        return (directory / ONNX_ARTIFACT).parent, "onnx"
+    return directory, flavor
 
 
 def load_predictor(
