@@ -79,6 +79,7 @@ def test_a_finished_run_frees_its_slot(commands, settings) -> None:
 def test_a_lost_worker_gives_its_slot_back(commands, settings) -> None:
     settings.MAX_CONCURRENT_RUNS, settings.RUN_HEARTBEAT_TIMEOUT = 1, 60
     (lost,) = services.dispatch()
+    services.claim_execution(lost, "host:1:1")
     later = timezone.now() + timedelta(seconds=61)
 
     started = services.dispatch(later)
@@ -88,6 +89,18 @@ def test_a_lost_worker_gives_its_slot_back(commands, settings) -> None:
     run = Run.objects.get(pk=lost)
     assert run.state == RunState.FAILED
     assert "stopped answering" in run.error
+
+
+def test_a_run_no_worker_took_says_to_start_a_runs_worker(commands, settings) -> None:
+    settings.MAX_CONCURRENT_RUNS, settings.RUN_HEARTBEAT_TIMEOUT = 1, 60
+    (unclaimed,) = services.dispatch()
+
+    services.dispatch(timezone.now() + timedelta(seconds=61))
+
+    run = Run.objects.get(pk=unclaimed)
+    assert run.state == RunState.FAILED
+    assert "No worker took it from the `runs` queue" in run.error
+    assert "--run-slots" in run.error
 
 
 def test_a_lost_run_with_attempts_left_is_queued_again(teams, settings) -> None:

@@ -114,3 +114,24 @@ def test_external_events_through_the_api(alice, apply, django_capture_on_commit_
     assert response.status_code == 202
     assert Run.objects.get().triggers == [{"event": "table_loaded", "table": "clicks"}]
     assert alice.post("/events", {"event": "Bad Name"}).status_code == 422
+
+
+def test_an_event_reads_only_the_commands_listening_to_it(apply, django_assert_num_queries) -> None:
+    others = "\n".join(f"c{i}:\n  on:\n    - loaded_{i}: {{}}" for i in range(30))
+    listeners = "exact:\n  on:\n    - loaded: {}\nlonger:\n  on:\n    - loaded_v2: {}\n"
+    apply(spec(listeners + others))
+
+    with django_assert_num_queries(1) as captured:  # the filter is in SQL, not in Python
+        assert events.handle("unheard", {}) == 0
+    assert "listens" in captured.captured_queries[0]["sql"]
+    assert events.handle("loaded", {}) == 1  # not `loaded_v2`, whose name starts the same
+
+    assert Run.objects.get().command.name == "exact"
+
+
+def test_reapplying_a_command_moves_what_it_listens_to(apply) -> None:
+    apply(spec("score:\n  on:\n    - first: {}\n"))
+    apply(spec("score:\n  on:\n    - second: {}\n    - third: {table: t}\n"))
+
+    assert events.handle("first", {}) == 0
+    assert events.handle("third", {"table": "t"}) == 1

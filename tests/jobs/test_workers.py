@@ -1,11 +1,14 @@
-"""Real Celery worker processes on Redis: the global cap holds across them, and a worker
-killed mid-run has its run's slot reclaimed."""
+"""Real Celery workers on Redis, laid out as `modelyard worker` runs them (task queues on
+one node, `runs` on a node of threads): the global cap holds across them, events are
+handled while every run slot is busy, and a worker killed mid-run takes its program with
+it and has the run's slot reclaimed."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +19,7 @@ from celery import Celery
 
 from modelyard.jobs import services
 from modelyard.jobs.models import Command, Run, RunState
-from modelyard.jobs.tasks import dispatch_runs
+from modelyard.jobs.tasks import dispatch_runs, handle_event
 from tests.fixtures.worker import broker_for, celery_worker
 from tests.jobs.conftest import spec
 
@@ -25,16 +28,32 @@ CAP = 3
 
 
 @pytest.fixture
-def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Dispatches requested by this process go to the workers through Redis."""
+def publisher(redis_url: str) -> Iterator[Celery]:
     url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
-    publisher = Celery(broker=url)
-    monkeypatch.setattr(
-        dispatch_runs, "delay", lambda: publisher.send_task(dispatch_runs.name, queue="default")
-    )
-    yield url
+    yield Celery(broker=url)
     redis.Redis.from_url(url).flushdb()
+
+
+@pytest.fixture
+def broker(publisher: Celery, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Dispatches requested by this process go to the workers through Redis."""
+    send = publisher.send_task
+    monkeypatch.setattr(dispatch_runs, "delay", lambda: send(dispatch_runs.name, queue="default"))
+    return str(publisher.conf.broker_url)
+
+
+@contextlib.contextmanager
+def worker(
+    broker: str, home: Path, artifact_root: Path, env: dict[str, str], run_slots: int
+) -> Iterator[tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]]]:
+    """One `modelyard worker`: its task node (dispatch, events) and its runs node."""
+    root = artifact_root.as_uri()
+    with (
+        celery_worker(broker, home, root, "default,events", extra_env=env) as tasks,
+        celery_worker(broker, home, root, "runs", concurrency=run_slots, extra_env=env) as runs,
+    ):
+        yield tasks, runs
 
 
 def worker_env(intervals: Path, heartbeat_timeout: str = "60") -> dict[str, str]:
@@ -56,12 +75,15 @@ def wait_until(condition, seconds: float, sample=None) -> None:
         time.sleep(0.05)
 
 
-def _kill_orphan(home: Path, run_id: int) -> None:
-    """The killed worker's program lives on in its own session; end it."""
-    pid_file = home / "runs" / str(run_id) / "pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie is dead; only its parent has to reap it
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
 
 
 def most_at_once(intervals: Path) -> int:
@@ -84,22 +106,8 @@ def test_the_cap_holds_across_worker_processes(
     env = worker_env(intervals)
     sampled: list[int] = []
     with (
-        celery_worker(
-            broker,
-            tmp_path / "w1",
-            artifact_root.as_uri(),
-            "default,runs",
-            concurrency=4,
-            extra_env=env,
-        ),
-        celery_worker(
-            broker,
-            tmp_path / "w2",
-            artifact_root.as_uri(),
-            "default,runs",
-            concurrency=4,
-            extra_env=env,
-        ),
+        worker(broker, tmp_path / "w1", artifact_root, env, run_slots=4),
+        worker(broker, tmp_path / "w2", artifact_root, env, run_slots=4),
     ):
         for command in commands.values():
             services.request_run(command, "manual")
@@ -110,37 +118,62 @@ def test_the_cap_holds_across_worker_processes(
         )
 
     assert max(sampled) <= CAP
-    assert most_at_once(intervals) == CAP  # eight execution slots, three runs at a time
-    assert len({run.worker.split(":")[0] for run in Run.objects.all()}) >= 1
+    assert most_at_once(intervals) == CAP  # eight run slots, three runs at a time
+    watchers = {run.worker.split(":")[1] for run in Run.objects.all()}
+    assert 1 <= len(watchers) <= 2  # host:pid:thread, and the pids are the two runs nodes
+
+
+def test_events_are_handled_while_every_run_slot_is_busy(
+    apply, broker, publisher, artifact_root, tmp_path, child_env
+) -> None:
+    """Running runs hold threads of the runs node, not the processes handling events."""
+    apply(spec("a: {entry: sleep}\nb: {entry: sleep}\nlistener: {entry: ok, on: [{seen: {}}]}"))
+    env = {
+        **worker_env(tmp_path / "intervals.txt"),
+        "SAMPLE_SLEEP": "60",
+        "MODELYARD_MAX_CONCURRENT_RUNS": "2",
+    }
+    with worker(broker, tmp_path / "w1", artifact_root, env, run_slots=2):
+        for name in ("a", "b"):
+            services.request_run(Command.objects.get(name=name), "manual")
+        wait_until(lambda: Run.objects.exclude(worker="").count() == 2, 60)
+        for number in range(20):
+            publisher.send_task(handle_event.name, ("seen", {"n": number}), queue="events")
+        listener = Run.objects.filter(command__name="listener")
+        wait_until(lambda: sum(listener.values_list("events", flat=True)) == 20, 60)
+        assert Run.objects.filter(state=RunState.RUNNING).count() == 2  # still both sleeping
+        for run in Run.objects.filter(state=RunState.RUNNING):
+            services.cancel(None, run)  # so the runs node can shut down warm at once
+        wait_until(lambda: not Run.objects.filter(state=RunState.RUNNING).exists(), 30)
+    assert len(listener.get().triggers) == 20
 
 
 def test_a_worker_killed_mid_run_gives_its_slot_back(
     apply, broker, artifact_root, tmp_path, child_env
 ) -> None:
-    intervals = tmp_path / "intervals.txt"
     apply(spec("long: {entry: sleep}\nshort: {entry: ok}\n"))
     env = {
-        **worker_env(intervals, heartbeat_timeout="3"),
+        **worker_env(tmp_path / "intervals.txt", heartbeat_timeout="3"),
         "SAMPLE_SLEEP": "60",
         "MODELYARD_MAX_CONCURRENT_RUNS": "1",
     }
-    with celery_worker(
-        broker, tmp_path / "w1", artifact_root.as_uri(), "default,runs", extra_env=env
-    ) as worker:
-        long_run, _ = services.request_run(Command.objects.get(name="long"), "manual")
-        wait_until(lambda: Run.objects.get(pk=long_run.pk).worker != "", 60)
-        short_run, _ = services.request_run(Command.objects.get(name="short"), "manual")
-        worker.send_signal(signal.SIGKILL)  # mid-run: no finish, no heartbeat any more
-        worker.wait()
-    assert Run.objects.get(pk=short_run.pk).state == RunState.QUEUED  # the cap of 1 is full
+    root = artifact_root.as_uri()
+    with celery_worker(broker, tmp_path / "tasks", root, "default", extra_env=env):
+        with celery_worker(broker, tmp_path / "w1", root, "runs", extra_env=env) as runs:
+            long_run, _ = services.request_run(Command.objects.get(name="long"), "manual")
+            pid_file = tmp_path / "w1" / "runs" / str(long_run.pk) / "pid"
+            wait_until(pid_file.exists, 60)
+            short_run, _ = services.request_run(Command.objects.get(name="short"), "manual")
+            runs.send_signal(signal.SIGKILL)  # mid-run: no finish, no heartbeat any more
+            runs.wait()
+        program = int(pid_file.read_text())
+        wait_until(lambda: not alive(program), 10)  # the program went with its worker
+        assert Run.objects.get(pk=short_run.pk).state == RunState.QUEUED  # the cap is full
 
-    with celery_worker(
-        broker, tmp_path / "w2", artifact_root.as_uri(), "default,runs", extra_env=env
-    ):
-        time.sleep(3.5)
-        dispatch_runs.delay()  # what beat's periodic dispatch does, on a worker
-        wait_until(lambda: Run.objects.get(pk=short_run.pk).state == RunState.SUCCEEDED, 60)
-    _kill_orphan(tmp_path / "w1", long_run.pk)
+        with celery_worker(broker, tmp_path / "w2", root, "runs", extra_env=env):
+            time.sleep(3.5)
+            dispatch_runs.delay()  # what beat's periodic dispatch does, on a worker
+            wait_until(lambda: Run.objects.get(pk=short_run.pk).state == RunState.SUCCEEDED, 60)
 
     lost = Run.objects.get(pk=long_run.pk)
     assert lost.state == RunState.FAILED

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-QUEUES = "default,deletions,runs,events"
+QUEUES = "default,deletions,events,runs"
+RUNS_QUEUE = "runs"
 
 
 def django_setup() -> None:
@@ -43,8 +44,10 @@ def server_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
     ]
 
 
-def worker_argv(queues: str, concurrency: int) -> list[str]:
-    return [
+def worker_argv(
+    queues: str, concurrency: int, *, pool: str = "prefork", node: str | None = None
+) -> list[str]:
+    argv = [
         sys.executable,
         "-m",
         "celery",
@@ -53,6 +56,8 @@ def worker_argv(queues: str, concurrency: int) -> list[str]:
         "worker",
         "--queues",
         queues,
+        "--pool",
+        pool,
         "--concurrency",
         str(concurrency),
         "--loglevel",
@@ -60,6 +65,35 @@ def worker_argv(queues: str, concurrency: int) -> list[str]:
         "--without-gossip",
         "--without-mingle",
     ]
+    return [*argv, "--hostname", node] if node else argv
+
+
+def worker_nodes(
+    queues: str, concurrency: int, run_slots: int, name: str = ""
+) -> dict[str, list[str]]:
+    """The Celery nodes one `modelyard worker` runs: task queues on a prefork pool, and the
+    `runs` queue on a pool of threads of its own.
+
+    A run's task only starts the run's subprocess and watches it for hours, so it must not
+    hold one of the processes that handle events and dispatch (a burst of events would wait
+    behind 15 running runs); a thread waiting on a child costs next to nothing.
+    """
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(wanted) - set(QUEUES.split(",")))
+    if unknown or not wanted:
+        raise click.BadParameter(
+            f"unknown queue(s) {', '.join(unknown) or '(none given)'}; choose from {QUEUES}.",
+            param_hint="--queues",
+        )
+    prefix = f"{name}-" if name else ""
+    nodes = {}
+    tasks = [q for q in wanted if q != RUNS_QUEUE]
+    if tasks:
+        nodes["tasks"] = worker_argv(",".join(tasks), concurrency, node=f"{prefix}tasks@%h")
+    if RUNS_QUEUE in wanted:
+        node = f"{prefix}runs@%h"
+        nodes["runs"] = worker_argv(RUNS_QUEUE, run_slots, pool="threads", node=node)
+    return nodes
 
 
 def beat_argv() -> list[str]:
@@ -89,10 +123,33 @@ def server(host: str, port: int, workers: int, threads: int) -> None:
 
 @click.command()
 @click.option("--queues", default=QUEUES, show_default=True, help="Comma-separated queues.")
-@click.option("--concurrency", default=2, show_default=True, type=int)
-def worker(queues: str, concurrency: int) -> None:
-    """Run a Celery worker (deletions, periodic sweeps)."""
-    exec_command(worker_argv(queues, concurrency))
+@click.option(
+    "--concurrency",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes for the task queues (default, deletions, events).",
+)
+@click.option(
+    "--run-slots",
+    type=click.IntRange(min=1),
+    help="Runs this worker executes at once (`runs` queue).  "
+    "[default: MODELYARD_MAX_CONCURRENT_RUNS]",
+)
+@click.option("--name", default="", help="Node name prefix, for several workers on one machine.")
+def worker(queues: str, concurrency: int, run_slots: int | None, name: str) -> None:
+    """Run Celery workers: deletions, sweeps, events, dispatch, and job runs."""
+    if run_slots is None:
+        django_setup()
+        from django.conf import settings
+
+        run_slots = int(settings.MAX_CONCURRENT_RUNS)
+    nodes = worker_nodes(queues, concurrency, run_slots, name)
+    if len(nodes) == 1:
+        exec_command(next(iter(nodes.values())))
+    from modelyard.cli.supervise import run_together
+
+    sys.exit(run_together(nodes, grace=None))
 
 
 @click.command()
@@ -200,13 +257,15 @@ def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
     # Links in notices must point at this server unless a public URL was configured.
     os.environ.setdefault("MODELYARD_BASE_URL", f"http://{host}:{port}")
     django_setup()
+    from django.conf import settings
+
     from modelyard.cli.supervise import prepare, supervise
 
     access = prepare(seed=not no_demo)
     base = f"http://{host}:{port}"
     processes = {
         "web": server_argv(host, port, workers=1, threads=8),
-        "worker": worker_argv(QUEUES, concurrency=1),
+        **worker_nodes(QUEUES, concurrency=1, run_slots=settings.MAX_CONCURRENT_RUNS),
         "beat": beat_argv(),
     }
     notes = []

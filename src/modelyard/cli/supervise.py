@@ -78,7 +78,24 @@ def _admin_access() -> Access:
 def supervise(
     commands: dict[str, list[str]], base_url: str, access: Access, notes: Sequence[str] = ()
 ) -> int:
-    """Start every process; stop them all when one exits or on Ctrl-C. Return an exit code."""
+    """Start every process and announce the URL once the web app answers; stop them all
+    when one exits or on Ctrl-C. Return an exit code."""
+
+    def announce(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        if _wait_ready(base_url, processes):
+            _announce(base_url, access, notes)
+
+    return run_together(commands, announce)
+
+
+def run_together(
+    commands: dict[str, list[str]],
+    started: Callable[[dict[str, subprocess.Popen[bytes]]], None] | None = None,
+    grace: float | None = 15,
+) -> int:
+    """Run the processes as one: when one exits (or on SIGINT/SIGTERM) stop the others,
+    killing what is still there after `grace` seconds (None: wait, e.g. for a Celery warm
+    shutdown to let running tasks end)."""
     processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
     stopping = False
 
@@ -86,12 +103,15 @@ def supervise(
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    if _wait_ready(base_url, processes):
-        _announce(base_url, access, notes)
-    code = _watch(processes, lambda: stopping)
-    _stop_all(processes)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if started is not None:
+            started(processes)
+        code = _watch(processes, lambda: stopping)
+        _stop_all(processes, grace)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return code
 
 
@@ -137,13 +157,14 @@ def _watch(processes: dict[str, subprocess.Popen[bytes]], stopping: Callable[[],
     return 0
 
 
-def _stop_all(processes: dict[str, subprocess.Popen[bytes]]) -> None:
+def _stop_all(processes: dict[str, subprocess.Popen[bytes]], grace: float | None) -> None:
     for process in processes.values():
         if process.poll() is None:
             process.terminate()
-    deadline = time.monotonic() + 15
+    deadline = None if grace is None else time.monotonic() + grace
     for process in processes.values():
+        left = None if deadline is None else max(0.1, deadline - time.monotonic())
         try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=left)
         except subprocess.TimeoutExpired:
             process.kill()

@@ -4,6 +4,11 @@ It imports the project's program (a module, or a folder holding one: the folder,
 `src/`, goes on sys.path), calls the command's function with a `modelyard.sdk.Context`,
 and exits 0 on success, 75 when the program raised `modelyard.sdk.Transient` (retry), 1
 on any other error, whose traceback ends the run's log.
+
+It runs in a session of its own (so a timeout can kill everything the program started),
+which also means it would outlive a killed worker; it therefore watches its parent and
+kills its own process group when the parent is gone. Otherwise the run would go on after
+its slot was reclaimed, and the cap would be exceeded for real.
 """
 
 from __future__ import annotations
@@ -11,13 +16,34 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
 
+PARENT_CHECK_SECONDS = 0.5
+
+
+def die_with_parent(parent: int) -> None:
+    """Kill this run's process group as soon as the process that started it is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        # Its own group when it leads one (as jobs.process starts it), else only itself.
+        group = os.getpgrp()
+        if group == os.getpid():
+            os.killpg(group, signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
 
 def main(run_id: int) -> int:
+    die_with_parent(os.getppid())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
     import django
 

@@ -63,9 +63,8 @@ def handle(event: str, payload: dict[str, Any]) -> int:
     from modelyard.jobs.models import Command
     from modelyard.jobs.services import request_run
 
-    listening = (
-        Command.objects.filter(active=True).exclude(triggers=[]).select_related("project__team")
-    )
+    listening = Command.objects.filter(active=True, listens__contains=f" {event} ")
+    listening = listening.select_related("project__team")
     queued = 0
     for command in listening:
         if any(_matches(t, event, payload, command.project.team.name) for t in command.triggers):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -46,6 +48,11 @@ class Command(models.Model):
     retries = models.PositiveIntegerField(default=0)
     concurrency = models.PositiveIntegerField(default=1)
     triggers = models.JSONField(default=list, blank=True)
+    # Derived from `triggers` on save: lets an event find its listeners in SQL (a LIKE on a
+    # short column; SQLite has no JSON containment) instead of loading every command.
+    listens = models.CharField(
+        max_length=2000, blank=True, editable=False, help_text="Its triggers' event names."
+    )
     args = models.JSONField(default=dict, blank=True, help_text="Read by the program as ctx.args.")
     active = models.BooleanField(default=True, help_text="False once removed from the spec.")
 
@@ -55,6 +62,19 @@ class Command(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project}:{self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.listens = listens_to(self.triggers)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "triggers" in fields:
+            kwargs["update_fields"] = {*fields, "listens"}
+        super().save(*args, **kwargs)
+
+
+def listens_to(triggers: list[dict[str, Any]]) -> str:
+    """` a b ` for triggers on events a and b: `listens__contains=" a "` finds a listener."""
+    names = sorted({str(trigger["event"]) for trigger in triggers})
+    return f" {' '.join(names)} " if names else ""
 
 
 class RunState(models.TextChoices):

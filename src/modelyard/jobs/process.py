@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def tail(path: Path) -> str:
 
 def execute(run_id: int) -> str:
     """Run it to the end; return the final state (or "skipped" if another process has it)."""
-    worker = f"{socket.gethostname()}:{os.getpid()}"
+    # host:pid:thread: a runs worker watches several runs at once, one per thread.
+    worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_native_id()}"
     run = services.claim_execution(run_id, worker)
     if run is None:
         return "skipped"

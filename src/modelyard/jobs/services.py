@@ -164,13 +164,17 @@ def _reclaim_lost(now: datetime) -> None:
     lost = Run.objects.filter(state=RunState.RUNNING, heartbeat_at__lt=stale)
     for run in lost.select_related("command__project__team"):
         log.warning("Run %s lost its worker (no heartbeat since %s)", run.pk, run.heartbeat_at)
-        _end(
-            run,
-            RunState.FAILED,
-            now,
-            error="Its worker stopped answering (crashed or killed); the slot was reclaimed.",
-            retry=True,
-        )
+        _end(run, RunState.FAILED, now, error=_lost_reason(run), retry=True)
+
+
+def _lost_reason(run: Run) -> str:
+    if run.worker:
+        return "Its worker stopped answering (crashed or killed); the slot was reclaimed."
+    return (
+        f"No worker took it from the `runs` queue within {settings.RUN_HEARTBEAT_TIMEOUT:.0f} s"
+        " of its dispatch, so its slot was reclaimed. Run `modelyard worker` with the `runs`"
+        " queue, with --run-slots adding up to at least MODELYARD_MAX_CONCURRENT_RUNS."
+    )
 
 
 # --- executing and finishing ------------------------------------------------------------------
