@@ -17,11 +17,12 @@ the scheduler's overhead per run.
    command `score` listening `on: - table_loaded: {table: t<k>}` (an external event),
    `entry: work` in `benchmarks/burst_program/`: it sleeps BURST_SLEEP seconds and appends
    `RUN_ID ATTEMPT START END PID` to BURST_TIMESTAMPS, the ground truth of what ran when.
-3. Two Celery workers, `modelyard worker`'s command line with `--concurrency 8`, their own
-   `--hostname` (which `modelyard worker` cannot pass) and `--queues` the queues the source
-   under test routes `handle_event`, `dispatch_runs` and `execute_run` to (`events`,
-   `default`, `runs` since 1b683fd; `default`, `runs` before): 16 execution slots for a cap
-   of 15, so the cap, not the pool, is what limits. No beat.
+3. Two workers, each `modelyard worker --name burstN --queues Q --run-slots 8` with `Q` the
+   queues the source under test routes `handle_event`, `dispatch_runs` and `execute_run`
+   to (`events`, `default`, `runs`). Each runs two Celery nodes: the task queues on 2
+   prefork processes (the command's default) and `runs` on 8 threads, each watching one
+   run's subprocess: 16 run slots for a cap of 15, so the cap, not the pool, is what
+   limits. No beat.
 4. The events, round-robin over the projects' tables. By default `handle_event` is
    published straight to Redis, on its routed queue, by a Celery publisher (what `POST
    /api/v1/events` does after parsing and authenticating): on this 2-core machine the API
@@ -48,7 +49,8 @@ the scheduler's overhead per run.
      ready (created, and its command's previous run finished) and when a slot was free
      (slots freed by `finished_at`, handed out in start order); from the samples, the
      time a slot stood free while a dispatchable run waited, and events handled a second
-     by how many runs were running (each running run holds a prefork process);
+     by how many runs were running (before 8a27cb1 a running run held a prefork process
+     that would otherwise handle events);
    - the hand-written limit, in the same run: 60 programs 15 at a time, each a new
      process from a thread pool, bare Python and Python + `django.setup()` (what a run's
      child pays before the program starts): programs a second against the burst's runs
@@ -91,7 +93,8 @@ DATABASE = "modelyard_bench_burst"
 BROKER_URL = common.REDIS_URL
 CAP = 15
 WORKERS = 2
-WORKER_CONCURRENCY = 8
+TASK_PROCESSES = 2  # `modelyard worker --concurrency`'s default
+RUN_SLOTS = 8
 SERVER_PROCESSES, SERVER_THREADS = 2, 4  # `modelyard server`'s defaults
 CLIENTS = 4
 SAMPLE_SECONDS = 0.05
@@ -243,16 +246,12 @@ def start_process(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def start_workers(home: Path, queues: Sequence[str]) -> list[subprocess.Popen[bytes]]:
-    from modelyard.cli.operate import worker_argv
-
     started = []
     for number in range(1, WORKERS + 1):
         argv = [
-            *worker_argv(",".join(queues), WORKER_CONCURRENCY),
-            "--hostname",
-            f"burst{number}@%h",
-            "--loglevel",
-            "WARNING",
+            *[sys.executable, "-m", "modelyard.cli.main", "worker", "--name", f"burst{number}"],
+            *["--queues", ",".join(queues), "--concurrency", str(TASK_PROCESSES)],
+            *["--run-slots", str(RUN_SLOTS)],
         ]
         started.append(start_process(argv, home / f"worker{number}.log"))
     return started
@@ -286,16 +285,17 @@ def free_port() -> int:
 
 
 def wait_for_workers(timeout: float = 60) -> None:
-    """Both workers answer a ping before the burst starts."""
+    """Both workers' nodes (tasks and runs) answer a ping before the burst starts."""
     from celery import Celery
 
     app = Celery(broker=BROKER_URL)
+    nodes = 2 * WORKERS
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         replies = app.control.ping(timeout=1.0) or []
-        if len(replies) >= WORKERS:
+        if len(replies) >= nodes:
             return
-    raise RuntimeError(f"the {WORKERS} workers did not answer a ping within {timeout:.0f} s")
+    raise RuntimeError(f"the {nodes} worker nodes did not answer a ping within {timeout:.0f} s")
 
 
 def stop_all(processes: Sequence[subprocess.Popen[bytes]], home: Path) -> None:
@@ -328,8 +328,9 @@ def processes_of_home(home: Path) -> list[int]:
     return found
 
 
-def pool_processes(workers: Sequence[subprocess.Popen[bytes]]) -> dict[int, str]:
-    """Each worker's prefork pool: pid -> worker name (a run's `worker` is host:pid)."""
+def node_processes(workers: Sequence[subprocess.Popen[bytes]]) -> dict[int, str]:
+    """Each worker's node processes: pid -> worker name (a run's `worker` is host:pid:thread,
+    and the pid is that of the worker's runs node)."""
     names = {worker.pid: f"burst{number}" for number, worker in enumerate(workers, 1)}
     owners = {}
     for entry in Path("/proc").iterdir():
@@ -354,7 +355,7 @@ def timeline(samples: Sequence[Sample], since: float) -> dict[str, Any]:
 
 
 def runs_per_worker(runs: Sequence[RunRow], owners: dict[int, str]) -> dict[str, int]:
-    pids = (int(run.worker.rsplit(":", 1)[1]) for run in runs if run.worker)
+    pids = (int(run.worker.split(":")[1]) for run in runs if run.worker)
     return dict(Counter(owners.get(pid, "unknown") for pid in pids))
 
 
@@ -711,7 +712,7 @@ def timing_figures(
 
 def handling_rates(samples: Sequence[Sample]) -> dict[str, float | None]:
     """Events handled a second (growth of the runs' `events`) while N runs were running:
-    each running run holds one prefork process of a worker for its whole length."""
+    flat if running runs take nothing from the processes that handle events."""
     buckets = {"0-4": (0, 4), "5-9": (5, 9), "10-14": (10, 14), "15": (15, CAP)}
     handled = dict.fromkeys(buckets, 0)
     seconds = dict.fromkeys(buckets, 0.0)
@@ -876,7 +877,8 @@ def print_report(config: Config, results: dict[str, Any], checks: dict[str, str]
 
     print(
         f"\n{config.events:,} events, {config.projects} projects, sleep {config.sleep} s, cap "
-        f"{CAP}, {WORKERS} workers x {WORKER_CONCURRENCY}, emitted via {config.emit}"
+        f"{CAP}, {WORKERS} workers x ({TASK_PROCESSES} task processes + {RUN_SLOTS} run slots), "
+        f"emitted via {config.emit}"
     )
     line("queues: handle_event / dispatch_runs / execute_run", _queues(results))
     line("events accepted / emit seconds / rate", _emit_line(results))
@@ -991,7 +993,7 @@ def run(config: Config, home: Path) -> dict[str, Any]:
                 raise
         samples = sampler.samples
         load_after = load_averages()
-        owners = pool_processes(processes[:WORKERS])
+        owners = node_processes(processes[:WORKERS])
     finally:
         stop_all(processes, home)
     runs = load_runs()
@@ -1037,7 +1039,8 @@ def main() -> None:
                     **asdict(config),
                     "cap": CAP,
                     "workers": WORKERS,
-                    "worker_concurrency": WORKER_CONCURRENCY,
+                    "task_processes_per_worker": TASK_PROCESSES,
+                    "run_slots_per_worker": RUN_SLOTS,
                     "server": f"gunicorn {SERVER_PROCESSES} processes x {SERVER_THREADS} threads"
                     if config.emit == "api"
                     else None,

@@ -132,6 +132,7 @@ MAX_RUNS_PER_TEAM = config.env_int("MODELYARD_MAX_RUNS_PER_TEAM", MAX_CONCURRENT
 RUN_HEARTBEAT_SECONDS = config.env_float("MODELYARD_RUN_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
 RUN_HEARTBEAT_TIMEOUT = config.env_float("MODELYARD_RUN_HEARTBEAT_TIMEOUT", 60.0, minimum=1)
 RUN_EXECUTOR = config.env_str("MODELYARD_RUN_EXECUTOR", "modelyard.jobs.executors.CeleryExecutor")
+RUN_START = config.env_choice("MODELYARD_RUN_START", "warm", ("warm", "fresh"))
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = BROKER_URL

@@ -117,21 +117,36 @@ def test_external_events_through_the_api(alice, apply, django_capture_on_commit_
 
 
 def test_an_event_reads_only_the_commands_listening_to_it(apply, django_assert_num_queries) -> None:
-    others = "\n".join(f"c{i}:\n  on:\n    - loaded_{i}: {{}}" for i in range(30))
+    others = "\n".join(f"c{i}:\n  on:\n    - loaded: {{table: t{i}}}" for i in range(30))
     listeners = "exact:\n  on:\n    - loaded: {}\nlonger:\n  on:\n    - loaded_v2: {}\n"
     apply(spec(listeners + others))
 
-    with django_assert_num_queries(1) as captured:  # the filter is in SQL, not in Python
-        assert events.handle("unheard", {}) == 0
-    assert "listens" in captured.captured_queries[0]["sql"]
-    assert events.handle("loaded", {}) == 1  # not `loaded_v2`, whose name starts the same
+    with django_assert_num_queries(1) as captured:  # found by key: no command is loaded
+        assert events.handle("unheard", {"table": "t1"}) == 0
+    assert "jobs_listener" in captured.captured_queries[0]["sql"]
+    assert events.handle("loaded", {"table": "t7"}) == 2  # `exact` (any table) and `c7`
+    assert events.handle("loaded_v2", {}) == 1
 
-    assert Run.objects.get().command.name == "exact"
+    assert sorted(Run.objects.values_list("command__name", flat=True)) == ["c7", "exact", "longer"]
+
+
+def test_an_event_folds_into_the_queued_run_in_one_update(apply, django_assert_num_queries) -> None:
+    apply(spec("score:\n  on:\n    - loaded: {table: t}\n"))
+    events.handle("loaded", {"table": "red/t", "n": 0})  # queues the run
+    for number in range(1, services.TRIGGERS_KEPT + 5):
+        with django_assert_num_queries(2):  # find the listener; fold (append and count)
+            events.handle("loaded", {"table": "red/t", "n": number})
+
+    run = Run.objects.get()
+    assert run.events == services.TRIGGERS_KEPT + 5
+    assert [t["n"] for t in run.triggers] == list(range(services.TRIGGERS_KEPT))
 
 
 def test_reapplying_a_command_moves_what_it_listens_to(apply) -> None:
+    long_value = "x" * 300  # longer than the index's column: indexed by its hash
     apply(spec("score:\n  on:\n    - first: {}\n"))
-    apply(spec("score:\n  on:\n    - second: {}\n    - third: {table: t}\n"))
+    apply(spec(f"score:\n  on:\n    - second: {{}}\n    - third: {{table: {long_value}}}\n"))
 
     assert events.handle("first", {}) == 0
-    assert events.handle("third", {"table": "t"}) == 1
+    assert events.handle("third", {"table": "y"}) == 0
+    assert events.handle("third", {"table": long_value, "other": "z"}) == 1

@@ -13,6 +13,7 @@ its slot was reclaimed, and the cap would be exceeded for real.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -99,6 +100,38 @@ def load_program(program: str) -> ModuleType:
             )
         return importlib.import_module(names[0])
     return importlib.import_module(program)
+
+
+def run_forked(run_id: int, directory: str, log_path: str, environment: dict[str, str]) -> None:
+    """A warm start's entry (jobs/starts.py): what `python -m modelyard.jobs.child` and its
+    Popen arguments do, in a process forked from the forkserver."""
+    os.setsid()  # a session and process group of its own, as start_new_session gives
+    _let_the_forkserver_go()
+    os.environ.clear()  # the worker's environment now, not the forkserver's at its start
+    os.environ.update(environment)
+    os.chdir(directory)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.exit(main(run_id))
+
+
+def _let_the_forkserver_go() -> None:
+    """CPython hands every forked child the forkserver's "alive" pipe, so the forkserver
+    lives as long as any child does; then a killed worker's forkserver would stay, and
+    with it this process's parent. Closing it ties the forkserver's life to the worker's
+    alone: when the worker dies it exits, and die_with_parent sees this process orphaned."""
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010 - private, untyped
 
 
 if __name__ == "__main__":

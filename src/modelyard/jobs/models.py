@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -48,11 +46,6 @@ class Command(models.Model):
     retries = models.PositiveIntegerField(default=0)
     concurrency = models.PositiveIntegerField(default=1)
     triggers = models.JSONField(default=list, blank=True)
-    # Derived from `triggers` on save: lets an event find its listeners in SQL (a LIKE on a
-    # short column; SQLite has no JSON containment) instead of loading every command.
-    listens = models.CharField(
-        max_length=2000, blank=True, editable=False, help_text="Its triggers' event names."
-    )
     args = models.JSONField(default=dict, blank=True, help_text="Read by the program as ctx.args.")
     active = models.BooleanField(default=True, help_text="False once removed from the spec.")
 
@@ -63,18 +56,21 @@ class Command(models.Model):
     def __str__(self) -> str:
         return f"{self.project}:{self.name}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.listens = listens_to(self.triggers)
-        fields = kwargs.get("update_fields")
-        if fields is not None and "triggers" in fields:
-            kwargs["update_fields"] = {*fields, "listens"}
-        super().save(*args, **kwargs)
 
+class Listener(models.Model):
+    """An inverted index of the commands' triggers, rewritten by `apply`: an event finds
+    the few commands that may want it by key (jobs/events.py), in one indexed lookup,
+    instead of loading and matching every command."""
 
-def listens_to(triggers: list[dict[str, Any]]) -> str:
-    """` a b ` for triggers on events a and b: `listens__contains=" a "` finds a listener."""
-    names = sorted({str(trigger["event"]) for trigger in triggers})
-    return f" {' '.join(names)} " if names else ""
+    command = models.ForeignKey(Command, on_delete=models.CASCADE, related_name="listeners")
+    key = models.CharField(max_length=255, help_text="`event`, or `event key=value`.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["command", "key"], name="listener_unique")]
+        indexes = [models.Index(fields=["key"], name="listener_key")]
+
+    def __str__(self) -> str:
+        return f"{self.command} <- {self.key}"
 
 
 class RunState(models.TextChoices):
@@ -134,9 +130,11 @@ class Run(models.Model):
 
 
 class Capacity(models.Model):
-    """One row, locked by every dispatcher: counting and claiming slots never interleave."""
+    """Row `runs` is locked by the dispatcher: counting and claiming slots never interleave.
+    Row `dispatch-asked` counts requests for a dispatch (jobs.services.dispatch)."""
 
     name = models.CharField(max_length=16, unique=True, default="runs")
+    generation = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.name

@@ -1,9 +1,10 @@
 """Executing one run: its program in a subprocess, watched, heartbeating, killable.
 
-The program runs as `python -m modelyard.jobs.child RUN_ID` in its own session (process
-group), so a crash or a leak in it cannot take the worker down, and a timeout or a cancel
-kills it with everything it started. Its output goes to a log file under
-MODELYARD_HOME/runs/<id>/, whose end is copied to the run at every heartbeat.
+The program runs in a process of its own (jobs/child.py, started warm or fresh by
+jobs/starts.py) in its own session (process group), so a crash or a leak in it cannot take
+the worker down, and a timeout or a cancel kills it with everything it started. Its output
+goes to a log file under MODELYARD_HOME/runs/<id>/, whose end is copied to the run at every
+heartbeat.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 from django.conf import settings
 
-from modelyard.jobs import services
+from modelyard.jobs import services, starts
 from modelyard.jobs.models import RunState
+from modelyard.jobs.starts import RunProcess
 
 LOG_TAIL_BYTES = 64 * 1024
 KILL_GRACE_SECONDS = 5.0
@@ -51,17 +51,9 @@ def execute(run_id: int) -> str:
         return "skipped"
     directory = run_directory(run_id)
     log_path = directory / "output.log"
-    with log_path.open("ab") as log:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "modelyard.jobs.child", str(run_id)],
-            cwd=directory,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        state, error = _watch(child, run_id, run.command.timeout_seconds, log_path)
+    child = starts.start(run_id, directory, log_path)
+    state, error, code = _watch(child, run_id, run.command.timeout_seconds, log_path)
     _kill_leftovers(child.pid)
-    code = child.returncode
     if state == RunState.SUCCEEDED and code != 0:
         state, error = RunState.FAILED, _last_line(log_path) or f"Exit code {code}."
     services.finish(run_id, state, exit_code=code, error=error, logs=tail(log_path))
@@ -75,35 +67,33 @@ def _kill_leftovers(group: int) -> None:
 
 
 def _watch(
-    child: subprocess.Popen[bytes], run_id: int, timeout: float, log_path: Path
-) -> tuple[str, str]:
+    child: RunProcess, run_id: int, timeout: float, log_path: Path
+) -> tuple[str, str, int | None]:
+    """Heartbeat until it exits, is cancelled or times out: (state, error, exit code)."""
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            child.wait(timeout=settings.RUN_HEARTBEAT_SECONDS)
-            return RunState.SUCCEEDED, ""
-        except subprocess.TimeoutExpired:
-            pass
+        code = child.wait(settings.RUN_HEARTBEAT_SECONDS)
+        if code is not None:
+            return RunState.SUCCEEDED, "", code
         if services.heartbeat(run_id, tail(log_path)):
-            _kill(child)
-            return RunState.CANCELLED, "Cancelled while running; the program was stopped."
+            error = "Cancelled while running; the program was stopped."
+            return RunState.CANCELLED, error, _kill(child)
         if time.monotonic() > deadline:
-            _kill(child)
-            return RunState.TIMED_OUT, f"Stopped after its timeout of {timeout:.0f} s."
+            error = f"Stopped after its timeout of {timeout:.0f} s."
+            return RunState.TIMED_OUT, error, _kill(child)
 
 
-def _kill(child: subprocess.Popen[bytes]) -> None:
+def _kill(child: RunProcess) -> int | None:
     """SIGTERM the whole process group, then SIGKILL what is left after a grace period."""
     for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, None)):
         try:
             os.killpg(child.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            child.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        code = child.wait(wait)
+        if code is not None:
+            return code
+    return child.wait(None)
 
 
 def _last_line(log_path: Path) -> str:

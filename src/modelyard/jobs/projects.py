@@ -16,6 +16,7 @@ from django.db import transaction
 
 from modelyard.accounts.models import Team
 from modelyard.audit.services import record
+from modelyard.jobs.events import index_listeners
 from modelyard.jobs.models import Command, Project
 from modelyard.jobs.spec import CommandSpec, ProjectSpec, SpecError, parse
 from modelyard.lib.errors import InvalidInput, NotFound
@@ -109,6 +110,7 @@ def _upsert_command(project: Project, spec: CommandSpec) -> Command:
     command, _ = Command.objects.update_or_create(
         project=project, name=spec.name, defaults={**values, "active": True}
     )
+    index_listeners(command)
     return command
 
 

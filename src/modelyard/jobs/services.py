@@ -2,20 +2,21 @@
 
 Rows first, side effects second: a run is a row before any process exists, and the
 dispatcher — the only code that starts runs — counts and claims slots while holding the
-lock of the one `Capacity` row, so concurrent dispatchers on any number of machines can
+lock of the `runs` Capacity row, so concurrent dispatchers on any number of machines can
 never start more runs than the caps allow. A claimed run must heartbeat; if its worker
 dies, the next dispatch reclaims the slot after MODELYARD_RUN_HEARTBEAT_TIMEOUT.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -42,51 +43,69 @@ def request_run(
     Returns the run and whether it is new. The database allows one queued run per command
     (a partial unique constraint), so two processes racing to create one end up sharing it.
     """
-    full = _count_into_full_queued_run(command)
-    if full is not None:
-        return full, False
+    run_id, created = _request(command, reason, trigger, actor)
+    return created or Run.objects.get(pk=run_id), created is not None
+
+
+def absorb(command: Command, reason: str, trigger: dict[str, Any]) -> None:
+    """request_run for events and schedules, which do not need the run back."""
+    _request(command, reason, trigger, None)
+
+
+def _request(
+    command: Command, reason: str, trigger: dict[str, Any] | None, actor: Actor
+) -> tuple[int, Run | None]:
+    """(the run's id, the run if this call created it)."""
     for _ in range(5):
+        folded = _fold(command.pk, trigger)
+        if folded is not None:
+            return folded, None
         try:
-            return _request_once(command, reason, trigger, actor)
+            with transaction.atomic():
+                run = _create(command, reason, trigger, actor)
+            return run.pk, run
         except IntegrityError:
-            continue  # another process queued a run between our look and our insert
+            continue  # another process queued a run between our fold and our insert
     raise Conflict(f"Could not queue a run of {command}; try again.")
 
 
-def _count_into_full_queued_run(command: Command) -> Run | None:
-    """The burst path: once a queued run keeps all the triggers it will keep, a further
-    event only counts, in one UPDATE without a row lock or a rewrite of the trigger list.
-    (`events` counts every absorbed request, so events >= TRIGGERS_KEPT means full.)"""
-    full = Run.objects.filter(
-        command=command, state=RunState.QUEUED, events__gte=TRIGGERS_KEPT
-    ).first()
-    if full is None:
-        return None
-    counted = Run.objects.filter(pk=full.pk, state=RunState.QUEUED).update(events=F("events") + 1)
-    return full if counted else None  # dispatched meanwhile: take the usual path
+# Folding is the hot path of a burst: one UPDATE ... RETURNING that counts the event and,
+# while the run keeps fewer than TRIGGERS_KEPT triggers, appends it in the database: no
+# row lock held across round trips, no read-modify-write of the trigger list.
+_APPEND = {
+    "postgresql": "triggers || jsonb_build_array(%s::jsonb)",
+    "sqlite": "json_insert(triggers, '$[#]', json(%s))",
+}
 
 
-@transaction.atomic
-def _request_once(
-    command: Command, reason: str, trigger: dict[str, Any] | None, actor: Actor
-) -> tuple[Run, bool]:
-    queued = Run.objects.select_for_update().filter(command=command, state=RunState.QUEUED).first()
-    if queued is not None:
-        if trigger is not None and len(queued.triggers) < TRIGGERS_KEPT:
-            queued.triggers.append(trigger)
-        queued.events += 1
-        queued.save(update_fields=["triggers", "events"])
-        return queued, False
-    with transaction.atomic():  # a savepoint: the IntegrityError leaves the outer one usable
-        run = Run.objects.create(
-            command=command,
-            team_id=command.project.team_id,
-            reason=reason,
-            triggers=[trigger] if trigger is not None else [],
-            events=1,
-            max_attempts=command.retries + 1,
-            created_by=user_of(actor),
-        )
+def _fold(command_id: int, trigger: dict[str, Any] | None) -> int | None:
+    """Fold the trigger into the command's queued run; its id, or None if none is queued."""
+    sets = ["events = events + 1"]
+    params: list[Any] = []
+    if trigger is not None:
+        append = _APPEND[connection.vendor]
+        sets.append(f"triggers = CASE WHEN events < %s THEN {append} ELSE triggers END")
+        params += [TRIGGERS_KEPT, json.dumps(trigger)]
+    sql = (
+        f"UPDATE {Run._meta.db_table} SET {', '.join(sets)} "  # noqa: S608 - no user text
+        "WHERE command_id = %s AND state = %s RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, command_id, RunState.QUEUED])
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _create(command: Command, reason: str, trigger: dict[str, Any] | None, actor: Actor) -> Run:
+    run = Run.objects.create(
+        command=command,
+        team_id=command.project.team_id,
+        reason=reason,
+        triggers=[trigger] if trigger is not None else [],
+        events=1,
+        max_attempts=command.retries + 1,
+        created_by=user_of(actor),
+    )
     record(
         actor,
         "run.queued",
@@ -94,7 +113,7 @@ def _request_once(
         details={"run": run.pk, "command": str(command), "reason": reason},
     )
     transaction.on_commit(dispatch_soon)
-    return run, True
+    return run
 
 
 def dispatch_soon() -> None:
@@ -106,10 +125,53 @@ def dispatch_soon() -> None:
 # --- dispatching ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+LOCK, ASKED = "runs", "dispatch-asked"
+MAX_ROUNDS = 20
+
+
 def dispatch(now: datetime | None = None) -> list[int]:
-    """Start queued runs while the caps allow; return the ids started."""
-    Capacity.objects.select_for_update().get_or_create(name="runs")
+    """Start queued runs while the caps allow; return the ids started.
+
+    Dispatchers never queue behind each other's lock (a burst asks for a dispatch at
+    every run queued and every run finished): one that finds the lock taken counts its
+    request on another row and leaves; the holder reads that count once it has the lock
+    and goes round again if it moved during its round, so no request goes unserved.
+    """
+    _ask()
+    started: list[int] = []
+    for _ in range(MAX_ROUNDS):
+        with transaction.atomic():
+            if not _lock():
+                return started  # the holder will see our request
+            asked = _asked()
+            started += _round(now)
+        if _asked() == asked:
+            return started
+    dispatch_soon()  # still asked for after many rounds: go on in a new task, not this one
+    return started
+
+
+def _ask() -> None:
+    if not Capacity.objects.filter(name=ASKED).update(generation=F("generation") + 1):
+        Capacity.objects.get_or_create(name=ASKED)
+
+
+def _asked() -> int:
+    return Capacity.objects.filter(name=ASKED).values_list("generation", flat=True).first() or 0
+
+
+def _lock() -> bool:
+    """Take the dispatch lock, or return False at once if another dispatcher holds it."""
+    rows = Capacity.objects.select_for_update(skip_locked=True).filter(name=LOCK)
+    if rows.values_list("pk", flat=True).first() is not None:
+        return True
+    if Capacity.objects.filter(name=LOCK).exists():
+        return False
+    Capacity.objects.get_or_create(name=LOCK)  # a new row is locked by its creator
+    return True
+
+
+def _round(now: datetime | None) -> list[int]:
     _reclaim_lost(now or timezone.now())
     running = list(Run.objects.filter(state=RunState.RUNNING).values_list("team_id", "command_id"))
     # Read after the lock and after counting: every run counted as finished then finished

@@ -37,5 +37,5 @@ def fire_schedule(command_id: int) -> int:
     command = Command.objects.select_related("project").filter(pk=command_id, active=True).first()
     if command is None:
         return 0
-    services.request_run(command, "cron", {"event": "schedule", "schedule": command.schedule})
+    services.absorb(command, "cron", {"event": "schedule", "schedule": command.schedule})
     return 1
