@@ -159,6 +159,10 @@ CELERY_TASK_ROUTES = {
     # A burst of events must not delay dispatching (default queue): they queue apart.
     "modelyard.jobs.tasks.handle_event": {"queue": "events"},
 }
+# Celery's Django fixup closes the connection around every task unless this is set; it then
+# does so every 2 x this many tasks. modelyard.celery closes connections as Django does
+# between requests (CONN_MAX_AGE) instead.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_RESULT_BACKEND = None
