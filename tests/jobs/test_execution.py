@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from modelyard.jobs import process, services
+from modelyard.jobs import process, services, starts
 from modelyard.jobs.models import Command, Run, RunState
 from modelyard.registry import services as registry
 from modelyard.registry.models import AssetVersion, Kind
@@ -101,7 +102,25 @@ def test_a_transient_failure_is_retried_with_backoff(apply, child_env) -> None:
     assert "worked on attempt 2" in run.logs
 
 
-def test_a_timeout_kills_the_program(apply, child_env) -> None:
+@pytest.fixture(params=["fresh", "warm"])
+def start_mode(request, settings, monkeypatch) -> Iterator[list[str]]:
+    """Run the test with each way of starting a run's process; yields the ways used."""
+    settings.RUN_START = request.param
+    if request.param == "warm":
+        starts.reset()  # a forkserver made from this test's environment
+    used: list[str] = []
+    for name, cls in (("warm", starts.WarmProcess), ("fresh", starts.FreshProcess)):
+
+        def record(*args, _cls=cls, _name=name):
+            used.append(_name)
+            return _cls(*args)
+
+        monkeypatch.setattr(starts, cls.__name__, record)
+    yield used
+    assert used == [request.param]  # the test ran its one run the way it meant to
+
+
+def test_a_timeout_kills_the_program(apply, child_env, start_mode) -> None:
     run = start(apply, "sleep", timeout="2s")
 
     started = time.monotonic()
@@ -109,10 +128,12 @@ def test_a_timeout_kills_the_program(apply, child_env) -> None:
 
     assert time.monotonic() - started < 30
     assert children_of(run.pk) == []  # killed, even if it had not started its sleep yet
+    pid_file = process.run_directory(run.pk) / "pid"
+    assert not pid_file.exists() or not alive(int(pid_file.read_text()))
     assert "timeout of 2 s" in Run.objects.get(pk=run.pk).error
 
 
-def test_cancel_kills_a_running_program(apply, child_env, teams) -> None:
+def test_cancel_kills_a_running_program(apply, child_env, teams, start_mode) -> None:
     run = start(apply, "sleep")
     outcome: list[str] = []
     worker = threading.Thread(target=lambda: outcome.append(process.execute(run.pk)))
@@ -128,3 +149,25 @@ def test_cancel_kills_a_running_program(apply, child_env, teams) -> None:
 
     assert outcome == [RunState.CANCELLED]
     assert not alive(int(pid_file.read_text()))
+
+
+def test_a_failing_program_records_its_error_however_it_started(
+    apply, child_env, start_mode
+) -> None:
+    run = start(apply, "fail")
+
+    assert process.execute(run.pk) == RunState.FAILED
+
+    run = Run.objects.get(pk=run.pk)
+    assert run.exit_code == 1
+    assert "ValueError: the input has no rows" in run.error
+    assert "Traceback" in run.logs  # the program's stderr reached the run's log
+
+
+def test_a_changed_environment_starts_fresh(monkeypatch, settings, tmp_path) -> None:
+    settings.RUN_START = "warm"
+    starts.reset()
+    assert starts._Warm.get() is not None
+    monkeypatch.setenv("MODELYARD_ARTIFACT_ROOT", (tmp_path / "elsewhere").as_uri())
+
+    assert starts._Warm.get() is None  # the forkserver's settings would be stale

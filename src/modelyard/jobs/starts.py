@@ -100,6 +100,19 @@ def settings_environment() -> dict[str, str]:
     }
 
 
+def reset() -> None:
+    """Stop the forkserver: the next warm start makes one from the environment as it is
+    then (for tests, which change settings between runs)."""
+    from multiprocessing import forkserver
+
+    with _Warm.lock:
+        if _Warm.context is not None:
+            stop = getattr(forkserver._forkserver, "_stop", None)  # private, since 3.8
+            if stop is not None:
+                stop()
+        _Warm.context = None
+
+
 def start(run_id: int, directory: Path, log_path: Path) -> RunProcess:
     if settings.RUN_START == "warm":
         context = _Warm.get()
