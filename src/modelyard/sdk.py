@@ -14,16 +14,26 @@
 A command runs in its own process with its own log; everything it prints is kept with
 the run. Registered versions are recorded as the run's outputs, with lineage to the data
 set and feature set versions that triggered it.
+
+A command given as a command line (`run: python -m churn.train`) gets the same context
+in its environment (MODELYARD_RUN_ID, MODELYARD_RUN_OUTPUT_DIR, MODELYARD_RUN_TRIGGERS and
+MODELYARD_RUN_ARGS, as JSON); a Python one reads it back with `modelyard.sdk.current()`.
+It exits 75 to ask for a retry.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.jobs.models import Run
 
 
 class Transient(Exception):
@@ -59,6 +69,15 @@ class Context:
 
         Run.objects.filter(pk=self.run_id).update(progress_done=done, progress_total=total)
 
+    def environment(self) -> dict[str, str]:
+        """The context as environment variables, for a command given as a command line."""
+        return {
+            "MODELYARD_RUN_ID": str(self.run_id),
+            "MODELYARD_RUN_OUTPUT_DIR": str(self.output_dir),
+            "MODELYARD_RUN_TRIGGERS": json.dumps(self.triggers),
+            "MODELYARD_RUN_ARGS": json.dumps(self.args),
+        }
+
     def register_model(self, name: str, *paths: Path | str, **metadata: Any) -> str:
         return self._register("model", name, paths, "trained_on", metadata)
 
@@ -76,3 +95,36 @@ class Context:
         from modelyard.jobs.outputs import register_output
 
         return register_output(self, kind, name, paths, relation, dict(metadata))
+
+
+def context_for(run: Run, output_dir: Path) -> Context:
+    command = run.command
+    return Context(
+        run.pk,
+        command.project.name,
+        command.project.team.name,
+        command.name,
+        run.attempt,
+        list(run.triggers),
+        output_dir,
+        dict(command.args),
+    )
+
+
+def current() -> Context:
+    """The context of the run this process is part of: for commands given as a command
+    line (`run:` in modelyard.yaml), which get it in their environment."""
+    run_id = os.environ.get("MODELYARD_RUN_ID")
+    if not run_id:
+        raise RuntimeError(
+            "Not inside a modelyard run (MODELYARD_RUN_ID is not set): sdk.current() is for "
+            "commands that modelyard.yaml gives as `run:`."
+        )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
+    import django
+
+    django.setup()
+    from modelyard.jobs.models import Run
+
+    run = Run.objects.select_related("command__project__team").get(pk=int(run_id))
+    return context_for(run, Path(os.environ["MODELYARD_RUN_OUTPUT_DIR"]))

@@ -3,6 +3,7 @@ error, a transient failure retried, and timeouts and cancels that kill the proce
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -171,3 +172,36 @@ def test_a_changed_environment_starts_fresh(monkeypatch, settings, tmp_path) -> 
     monkeypatch.setenv("MODELYARD_ARTIFACT_ROOT", (tmp_path / "elsewhere").as_uri())
 
     assert starts._Warm.get() is None  # the forkserver's settings would be stale
+
+
+def test_a_command_line_gets_the_runs_context(apply, child_env) -> None:
+    code = (
+        "import modelyard.sdk as sdk; ctx = sdk.current(); ctx.progress(3, 3); "
+        "print('cli', ctx.command, ctx.inputs('dataset'), ctx.output_dir.is_dir())"
+    )
+    trigger = {"event": "dataset_version_created", "kind": "dataset", "version": "red/events:1"}
+    run = start(apply, "report", trigger, run=json.dumps(["python", "-c", code]))
+
+    assert process.execute(run.pk) == RunState.SUCCEEDED
+
+    run.refresh_from_db()
+    assert "cli report ['red/events:1'] True" in run.logs
+    assert (run.progress_done, run.progress_total, run.exit_code) == (3, 3, 0)
+
+
+def test_a_command_line_exiting_75_is_retried(apply, child_env) -> None:
+    run = start(apply, "flaky", run="\"python -c 'raise SystemExit(75)'\"", retries="1")
+
+    process.execute(run.pk)
+
+    run.refresh_from_db()
+    assert (run.state, run.exit_code, run.attempt) == (RunState.QUEUED, 75, 1)
+
+
+def test_a_command_line_that_cannot_start_says_so(apply, child_env) -> None:
+    run = start(apply, "missing", run="no-such-program --now")
+
+    assert process.execute(run.pk) == RunState.FAILED
+
+    error = Run.objects.get(pk=run.pk).error
+    assert "could not start `run:` 'no-such-program'" in error

@@ -92,3 +92,30 @@ def test_malformed_files(text: str, says: str) -> None:
         parse(text)
 
     assert says in str(caught.value)
+
+
+def test_a_command_can_be_a_command_line() -> None:
+    head = "project: churn\nteam: red\nprogram: p\ncommands:\n"
+    spec = parse(
+        head + "  report:\n    run: python -m churn.report --title 'Weekly churn'\n"
+        "  listed:\n    run: [Rscript, fit.R, --fast]\n"
+    )
+
+    report, listed = spec.commands["report"], spec.commands["listed"]
+    assert report.run == ["python", "-m", "churn.report", "--title", "Weekly churn"]
+    assert (listed.run, listed.entry) == (["Rscript", "fit.R", "--fast"], "")
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("  c:\n    entry: f\n    run: ./fit\n", "line 6: command 'c' gives both `entry:`"),
+        ('  c:\n    run: "python -c \'oops"\n', 'line 6: run "python -c \'oops" does not split'),
+        ("  c:\n    run: []\n", "line 6: run must be a command line"),
+    ],
+)
+def test_a_bad_command_line_is_named_with_its_line(command: str, says: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse("project: churn\nteam: red\nprogram: p\ncommands:\n" + command)
+
+    assert any(p.startswith(says) for p in caught.value.problems), caught.value.problems

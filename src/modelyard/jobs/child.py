@@ -18,12 +18,17 @@ import importlib
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelyard import sdk
 
 PARENT_CHECK_SECONDS = 0.5
 
@@ -60,19 +65,12 @@ def main(run_id: int) -> int:
     command, project = run.command, run.command.project
     output_dir = Path.cwd() / "outputs"
     output_dir.mkdir(exist_ok=True)
-    context = sdk.Context(
-        run.pk,
-        project.name,
-        project.team.name,
-        command.name,
-        run.attempt,
-        list(run.triggers),
-        output_dir,
-        dict(command.args),
-    )
+    context = sdk.context_for(run, output_dir)
     print(
         f"modelyard: run {run.pk}, {project.ref}:{command.name}, attempt {run.attempt}", flush=True
     )
+    if command.run:
+        return run_command_line(command.run, context, project.program)
     try:
         function = getattr(load_program(project.program), command.entry)
         function(context)
@@ -83,6 +81,25 @@ def main(run_id: int) -> int:
         traceback.print_exc(file=sys.stdout)
         return 1
     return 0
+
+
+def run_command_line(argv: list[str], context: sdk.Context, program: str) -> int:
+    """A command given as a CLI (`run:`): run it in this process group, with the run's
+    context in its environment (modelyard.sdk.current() reads it back), from the
+    program's folder when `program:` is one. Its exit code is the run's: 75 asks for a
+    retry, as sdk.Transient does."""
+    folder = Path(program).expanduser()
+    cwd = folder if folder.is_dir() else Path.cwd()
+    # The worker's own environment first on PATH: `python` and its console scripts are the
+    # ones that have modelyard, even when the worker was started without activating it.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {**os.environ, **context.environment(), "PATH": path}
+    sys.stdout.flush()
+    try:
+        return subprocess.run(argv, cwd=cwd, env=env).returncode
+    except OSError as error:  # not found, not executable
+        print(f"modelyard: could not start `run:` {argv[0]!r}: {error}", flush=True)
+        return 1
 
 
 def load_program(program: str) -> ModuleType:

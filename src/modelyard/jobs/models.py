@@ -47,6 +47,9 @@ class Command(models.Model):
     concurrency = models.PositiveIntegerField(default=1)
     triggers = models.JSONField(default=list, blank=True)
     args = models.JSONField(default=dict, blank=True, help_text="Read by the program as ctx.args.")
+    run = models.JSONField(
+        default=list, blank=True, help_text="A command line, for a command given as a CLI."
+    )
     active = models.BooleanField(default=True, help_text="False once removed from the spec.")
 
     class Meta:

@@ -64,7 +64,8 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
 
 
 def _command_diff(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    changed = [key for key in new if old.get(key) != new[key]]
+    # A key the applied spec predates (None there) is no change while it has its default.
+    changed = [key for key in new if old.get(key) != new[key] and (key in old or new[key])]
     return [f"~ {name}.{key}: {_short(old.get(key))} -> {_short(new[key])}" for key in changed]
 
 

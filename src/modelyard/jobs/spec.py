@@ -9,6 +9,8 @@
         schedule: "0 6 * * *"
         timeout: 2h
         retries: 2
+      report:
+        run: python -m churn_model.report --format html   # or a command line (a list works too)
       score:
         entry: score_all            # function in the program (default: the command's name)
         on:
@@ -22,6 +24,7 @@ Every problem is reported at once, each as "line N: what is wrong, and what to w
 from __future__ import annotations
 
 import re
+import shlex
 import zoneinfo
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -42,7 +45,7 @@ REGISTRY_EVENTS = {
     "model_promoted": {"model", "alias"},
 }
 PROJECT_KEYS = {"project", "team", "program", "timezone", "commands"}
-COMMAND_KEYS = {"entry", "schedule", "timeout", "retries", "concurrency", "on", "args"}
+COMMAND_KEYS = {"entry", "run", "schedule", "timeout", "retries", "concurrency", "on", "args"}
 
 
 class SpecError(ValueError):
@@ -61,6 +64,7 @@ class CommandSpec:
     concurrency: int = 1
     triggers: list[dict[str, Any]] = field(default_factory=list)
     args: dict[str, str] = field(default_factory=dict)
+    run: list[str] = field(default_factory=list)  # a command line instead of a function
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,13 @@ def _commands(node: Node | None, timezone: str, problems: list[str]) -> dict[str
 def _command(name: str, node: Node, problems: list[str]) -> CommandSpec:
     keys = _mapping(node, f"command {name!r}", problems)
     _unknown(keys, COMMAND_KEYS, f"command {name!r}", problems)
-    entry = _text(keys.get("entry"), "entry", problems, IDENTIFIER) or name
+    run = _run(keys.get("run"), problems)
+    if run and "entry" in keys:
+        problems.append(
+            f"{_line(keys['entry'])}: command {name!r} gives both `entry:` (a function) and "
+            "`run:` (a command line); keep one."
+        )
+    entry = "" if run else _text(keys.get("entry"), "entry", problems, IDENTIFIER) or name
     return CommandSpec(
         name,
         entry,
@@ -188,7 +198,29 @@ def _command(name: str, node: Node, problems: list[str]) -> CommandSpec:
         _count(keys.get("concurrency"), "concurrency", 1, 1, problems),
         _triggers(keys.get("on"), problems),
         _args(keys.get("args"), problems),
+        run,
     )
+
+
+def _run(node: Node | None, problems: list[str]) -> list[str]:
+    """A command line: a string, split as a shell would (no shell runs it), or a list."""
+    if node is None:
+        return []
+    if isinstance(node, SequenceNode) and all(isinstance(i, ScalarNode) for i in node.value):
+        argv = [str(item.value) for item in node.value]
+    elif isinstance(node, ScalarNode):
+        try:
+            argv = shlex.split(str(node.value))
+        except ValueError as error:
+            problems.append(f"{_line(node)}: run {_shown(node)} does not split: {error}.")
+            return []
+    else:
+        argv = []
+    if not argv or not argv[0]:
+        problems.append(
+            f"{_line(node)}: run must be a command line, e.g. `run: python -m churn.train`."
+        )
+    return argv
 
 
 def _args(node: Node | None, problems: list[str]) -> dict[str, str]:
