@@ -82,6 +82,8 @@ from typing import Any
 
 import numpy as np
 
+import common
+
 RESULTS = Path(__file__).resolve().parent / "results"
 REPOSITORY = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -444,45 +446,12 @@ class Watch:
         self.samples += 1
 
 
-def tree_pids(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending.extend(children.get(pid, []))
-    return found
-
-
 def rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024 / MB
-    return 0.0  # a zombie has no VmRSS line
+    return common.proc_kb(pid, "VmRSS") * 1024 / MB
 
 
 def pss_mb(pid: int) -> float:
-    try:
-        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0.0
-    for line in rollup.splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) * 1024 / MB
-    return 0.0
+    return common.proc_kb(pid, "Pss", "smaps_rollup") * 1024 / MB
 
 
 def _sample(root: int, stop: threading.Event, watch: Watch) -> None:
@@ -491,7 +460,7 @@ def _sample(root: int, stop: threading.Event, watch: Watch) -> None:
     while True:
         now = time.monotonic()
         if now >= rescan_at:  # at every sample while workers are being started
-            pids = tree_pids(root)
+            pids = common.tree_pids(root)
             rescan_at = now + (TREE_RESCAN_S if now - began > STARTING_S else 0.0)
         watch.add({pid: rss_mb(pid) for pid in pids})
         if watch.samples % PSS_EVERY == 1:

@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+import common
+
 RESULTS = Path(__file__).resolve().parent / "results"
 REPOSITORY = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -546,36 +548,8 @@ def wrk_result(output: str) -> dict[str, Any]:
     }
 
 
-def tree_pids(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, pending = [], [root]
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending.extend(children.get(pid, []))
-    return found
-
-
 def tree_rss_mb(root: int) -> float:
-    total_kb = 0
-    for pid in tree_pids(root):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total_kb += int(line.split()[1])
-    return round(total_kb / 1024, 1)
+    return round(sum(common.proc_kb(pid, "VmRSS") for pid in common.tree_pids(root)) / 1024, 1)
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -594,7 +568,7 @@ class CpuMark:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
         ticks = [int(value) for value in fields[:8]]
         busy = sum(ticks) - ticks[3] - ticks[4]  # less idle and iowait
-        processes = {pid: _process_cpu_s(pid) for pid in tree_pids(root)}
+        processes = {pid: _process_cpu_s(pid) for pid in common.tree_pids(root)}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         own = resource.getrusage(resource.RUSAGE_SELF)
         reaped = children.ru_utime + children.ru_stime + own.ru_utime + own.ru_stime
