@@ -170,3 +170,14 @@ def test_a_dispatcher_finding_the_lock_taken_leaves_its_request_to_the_holder(
 
     assert len(rounds) == 2  # the holder went round again for the request it saw
     assert running() == len(commands)
+
+
+def test_a_dispatcher_asked_again_and_again_hands_over_to_a_new_task(commands, settings) -> None:
+    with (
+        mock.patch.object(services, "_asked", side_effect=range(10_000)) as asked,  # always moved
+        mock.patch.object(services, "dispatch_soon") as dispatch_soon,
+    ):
+        services.dispatch()
+
+    assert dispatch_soon.call_count == 1  # no request is dropped, and no task runs forever
+    assert asked.call_count == 2 * services.MAX_ROUNDS
