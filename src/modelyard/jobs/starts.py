@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import multiprocessing
+import multiprocessing.connection
 import os
 import subprocess
 import sys
@@ -60,6 +61,13 @@ class FreshProcess(RunProcess):
 
 
 class WarmProcess(RunProcess):
+    # multiprocessing is not thread-safe here: Process.start() polls every other live
+    # Process of this process, and two threads reading one child's exit status from the
+    # forkserver both read its socket: the loser gets EOF, and exit code 255 (a succeeded
+    # run failed in burst.py once in ~200 runs). Starts and status reads take this lock;
+    # the waiting itself does not.
+    status_lock = threading.Lock()
+
     def __init__(
         self, context: ForkServerContext, run_id: int, directory: Path, log_path: Path
     ) -> None:
@@ -67,12 +75,14 @@ class WarmProcess(RunProcess):
 
         arguments = (run_id, str(directory), str(log_path), dict(os.environ))
         self.process = context.Process(target=run_forked, args=arguments, daemon=False)
-        self.process.start()
+        with self.status_lock:
+            self.process.start()
         self.pid = int(self.process.pid or 0)
 
     def wait(self, timeout: float | None) -> int | None:
-        self.process.join(timeout)
-        return self.process.exitcode
+        multiprocessing.connection.wait([self.process.sentinel], timeout)
+        with self.status_lock:
+            return self.process.exitcode
 
 
 class _Warm:
