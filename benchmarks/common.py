@@ -11,11 +11,13 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -192,3 +194,15 @@ def proc_kb(pid: int, field: str, source: str = "status") -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process started in a session of its own, then SIGKILL whatever is left of
+    its group (a worker that ignored SIGTERM, an orphan)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

@@ -64,7 +64,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -397,7 +396,7 @@ def server_running(registry: Registry, work: Path) -> Iterator[None]:
         _wait_ready(registry, work / "server.log")
         yield
     finally:
-        _stop(registry.server)
+        common.stop_group(registry.server)
 
 
 def _wait_ready(registry: Registry, log: Path, timeout_s: float = 120.0) -> None:
@@ -411,16 +410,6 @@ def _wait_ready(registry: Registry, log: Path, timeout_s: float = 120.0) -> None
                 return
         time.sleep(0.25)
     raise SystemExit(f"modelyard server did not start:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 # --- running one contender and watching its memory -----------------------------------------

@@ -45,7 +45,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -53,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -430,7 +429,7 @@ def running(server: Server, work: Path) -> Iterator[Running]:
         _wait_ready(handle)
         yield handle
     finally:
-        _stop(process)
+        common.stop_group(process)
 
 
 def _wait_ready(handle: Running, timeout_s: float = 180.0) -> None:
@@ -449,17 +448,6 @@ def _wait_ready(handle: Running, timeout_s: float = 180.0) -> None:
         time.sleep(0.25)
     tail = handle.log.read_text(errors="replace")[-3000:]
     raise ServerFailed(f"{handle.server.name} did not become ready on {url}:\n{tail}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=15)
-    # Whatever is left of the group (a worker that ignored SIGTERM, an orphan).
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 class ServerFailed(RuntimeError):

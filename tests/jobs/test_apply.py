@@ -108,3 +108,11 @@ def test_the_cli_applies_a_file(cli, tmp_path) -> None:
     path.write_text("project: churn\nteam: red\nprogram: p\ncommands:\n  x:\n    retries: -1\n")
     failed = cli.fails("apply", "-f", str(path))
     assert "line 6: retries must be a whole number" in failed
+
+
+def test_the_project_listing_shows_a_command_line(alice) -> None:
+    apply(alice, spec("report:\n  run: python -m report --html\n"))
+
+    (project,) = alice.get("/projects").json()
+    (report,) = project["commands"]
+    assert (report["entry"], report["run"]) == ("", ["python", "-m", "report", "--html"])

@@ -205,3 +205,32 @@ def test_a_command_line_that_cannot_start_says_so(apply, child_env) -> None:
 
     error = Run.objects.get(pk=run.pk).error
     assert "could not start `run:` 'no-such-program'" in error
+
+
+def test_a_run_whose_process_cannot_start_fails_at_once(apply, child_env, monkeypatch) -> None:
+    run = start(apply, "ok")
+
+    def no_fork(*args):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(starts, "start", no_fork)
+    assert process.execute(run.pk) == RunState.FAILED
+
+    run.refresh_from_db()
+    assert run.state == RunState.FAILED  # ended now, not reclaimed a heartbeat timeout later
+    assert "Could not start the run's process" in run.error
+    assert "Resource temporarily unavailable" in run.error
+
+
+def test_a_retry_gives_way_to_a_run_queued_meanwhile(apply, child_env) -> None:
+    run = start(apply, "flaky", retries="1")
+    newer, created = services.request_run(Command.objects.get(name="flaky"), "manual")
+    assert created
+
+    services.finish(run.pk, RunState.FAILED, exit_code=services.TRANSIENT_EXIT)
+
+    run.refresh_from_db()
+    assert run.state == RunState.FAILED
+    assert "a queued run of the same command takes over" in run.error
+    # The newer run takes over: still queued, or already dispatched into the freed slot.
+    assert Run.objects.get(pk=newer.pk).state in (RunState.QUEUED, RunState.RUNNING)

@@ -14,6 +14,7 @@ from modelyard.accounts.permissions import require_member
 from modelyard.api.pagination import PageParams, page
 from modelyard.jobs import events, projects, services
 from modelyard.jobs.models import Command, Project, Run, RunState
+from modelyard.jobs.spec import EVENT_NAME
 from modelyard.lib.errors import NotFound
 
 router = Router(tags=["jobs"])
@@ -33,6 +34,7 @@ class ApplyOut(Schema):
 class CommandOut(Schema):
     name: str
     entry: str
+    run: list[str]
     schedule: str
     timeout_seconds: int
     retries: int
@@ -77,7 +79,7 @@ class RunDetail(RunOut):
 
 
 class EventIn(Schema):
-    event: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,62}$")
+    event: str = Field(pattern=EVENT_NAME.pattern)
     payload: dict[str, Any] = Field(default_factory=dict)
 
 

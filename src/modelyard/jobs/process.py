@@ -51,7 +51,12 @@ def execute(run_id: int) -> str:
         return "skipped"
     directory = run_directory(run_id)
     log_path = directory / "output.log"
-    child = starts.start(run_id, directory, log_path)
+    try:
+        child = starts.start(run_id, directory, log_path)
+    except OSError as problem:  # no process, no fork, a log folder it cannot write
+        message = f"Could not start the run's process on {worker}: {problem}"
+        services.finish(run_id, RunState.FAILED, error=message)
+        return RunState.FAILED
     state, error, code = _watch(child, run_id, run.command.timeout_seconds, log_path)
     _kill_leftovers(child.pid)
     if state == RunState.SUCCEEDED and code != 0:

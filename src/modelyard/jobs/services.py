@@ -290,13 +290,15 @@ def _end(run: Run, state: str, now: datetime, *, error: str, retry: bool) -> Non
 
 def _requeue(run: Run, now: datetime) -> None:
     backoff = RETRY_BACKOFF * (2 ** max(0, run.attempt - 1))
-    if Run.objects.filter(command_id=run.command_id, state=RunState.QUEUED).exists():
+    run.state, run.not_before, run.worker = RunState.QUEUED, now + backoff, ""
+    try:
+        with transaction.atomic():  # the one-queued-run constraint decides, race-free
+            run.save()
+    except IntegrityError:
         # A newer request is queued already: it will run the command; this one ends here.
-        run.state, run.finished_at = RunState.FAILED, now
+        run.state, run.finished_at, run.not_before = RunState.FAILED, now, None
         run.error += " (a queued run of the same command takes over)"
-    else:
-        run.state, run.not_before, run.worker = RunState.QUEUED, now + backoff, ""
-    run.save()
+        run.save()
 
 
 # --- operator actions -----------------------------------------------------------------------
