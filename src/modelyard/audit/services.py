@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.utils import timezone
 
 from modelyard.audit.models import AuditEvent
 
@@ -46,3 +52,72 @@ def record(
         reason=reason,
         details=details or {},
     )
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One event of a bulk change: which version of which asset and team, with details."""
+
+    team_id: int | None
+    asset_id: int | None
+    version_id: int | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def record_many(
+    actor: User | AnonymousUser | str | None,
+    action: str,
+    rows: Sequence[AuditRow],
+    *,
+    reason: str = "",
+) -> None:
+    """One audit row per item of a bulk change, in one statement on PostgreSQL.
+
+    A lifecycle scan of a million versions audits ~100,000 of them; building that many
+    model instances was half the scan's time (benchmarks/README.md), so PostgreSQL takes
+    the rows as arrays through `unnest`. Other databases take the ORM path.
+    """
+    if not rows:
+        return
+    user = actor if actor is not None and not isinstance(actor, str) and actor.pk else None
+    if connection.vendor == "postgresql":
+        _record_many_postgres(user.pk if user else None, actor_label(actor), action, rows, reason)
+        return
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            actor=user,
+            actor_label=actor_label(actor),
+            action=action,
+            team_id=row.team_id,
+            asset_id=row.asset_id,
+            version_id=row.version_id,
+            reason=reason,
+            details=row.details,
+        )
+        for row in rows
+    )
+
+
+def _record_many_postgres(
+    user_id: int | None, label: str, action: str, rows: Sequence[AuditRow], reason: str
+) -> None:
+    sql = (
+        f"INSERT INTO {AuditEvent._meta.db_table} (created_at, actor_id, actor_label, "  # noqa: S608
+        "action, team_id, asset_id, version_id, reason, details) "
+        "SELECT %s, %s, %s, %s, a.team, a.asset, a.version, %s, a.details::jsonb "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[]) "
+        "AS a(team, asset, version, details)"
+    )
+    params: list[Any] = [
+        timezone.now(),
+        user_id,
+        label,
+        action,
+        reason,
+        [row.team_id for row in rows],
+        [row.asset_id for row in rows],
+        [row.version_id for row in rows],
+        [json.dumps(row.details) for row in rows],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -18,7 +18,7 @@ from modelyard.deployment.gate import GateReport, run_gate
 from modelyard.deployment.models import GateSettings, Promotion
 from modelyard.lib.errors import Conflict, InvalidInput, NotFound
 from modelyard.registry import services as registry
-from modelyard.registry.models import Alias, Asset, AssetVersion, Kind, LifecycleState
+from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
 from modelyard.registry.services import Actor
 
 Outcome = Promotion.Outcome
@@ -74,7 +74,7 @@ def rollback(actor: Actor, asset: Asset, alias: str, reason: str = "") -> Promot
             f"{current.ref} was not promoted to {alias} by a recorded promotion, so there is "
             f"no earlier holder to return to; promote the version you want instead."
         )
-    if previous.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if previous.is_gone:
         raise Conflict(f"The previous holder {previous.ref} was deleted; promote another one.")
     report = {"rolled_back_from": current.ref, "rolled_back_to": previous.ref}
     attempt = _Attempt(actor, asset, alias, current, previous, reason)
@@ -104,7 +104,7 @@ def _check_candidate(
         raise InvalidInput(f"{asset.ref} is a {asset.kind}; only models are promoted.")
     if version.asset_id != asset.pk:
         raise InvalidInput(f"Version {version.ref} does not belong to {asset.ref}.")
-    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if version.is_gone:
         raise Conflict(f"{version.ref} was deleted; it cannot be promoted.")
     if force and not reason.strip():
         raise InvalidInput("Forcing past the gate needs a --reason; it goes in the audit trail.")

@@ -15,7 +15,7 @@ from celery import shared_task
 
 from modelyard import storage
 from modelyard.registry import services
-from modelyard.registry.models import AssetVersion, Kind, LifecycleState
+from modelyard.registry.models import AssetVersion, Kind
 from modelyard.serving.loading import example_rows, fetch_files
 from modelyard.serving.predictors import (
     ONNX_ARTIFACT,
@@ -40,7 +40,7 @@ def queue_conversion(sender: Any, *, version_id: int, kind: str, flavor: str, **
 def convert_version_to_onnx(version_id: int) -> str:
     """Convert and attach; returns what happened (for the worker log). Safe to run twice."""
     version = AssetVersion.objects.select_related("asset__team").get(pk=version_id)
-    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if version.is_gone:
         return "deleted"
     if version.artifacts.filter(name=ONNX_ARTIFACT).exists():
         return "already converted"

@@ -132,3 +132,18 @@ class Bounce(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Lease(models.Model):
+    """A named lease held by one process at a time: scans and sends of notices take it.
+
+    A conditional update claims it (free, or expired because its holder died), so it works
+    the same on PostgreSQL and on the embedded SQLite, across processes and machines.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'}"

@@ -23,10 +23,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from modelyard.lib.mail import is_transient_failure, render_email, send
+from modelyard.lifecycle import lease
 from modelyard.lifecycle.links import url_for
 from modelyard.lifecycle.models import Bounce, Notice, Step
 from modelyard.lifecycle.recipients import RecipientBook
-from modelyard.registry.models import AssetVersion
+from modelyard.registry import states
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
@@ -49,13 +50,19 @@ class SendResult:
 
 
 def send_pending(now: datetime | None = None) -> SendResult:
+    """Send every unsent notice, one email per (team, step, recipient).
+
+    Holds the lifecycle lease, so it waits for a scan that is still writing notices and
+    then mails each recipient the whole list at once.
+    """
     now = now or timezone.now()
     result = SendResult()
-    # A bounced address re-routes its notices to the next recipients: a second pass sends them.
-    for _ in range(2):
-        rerouted = _send_all_groups(now, result)
-        if not rerouted:
-            break
+    with lease.hold(lease.LIFECYCLE):
+        # A bounced address re-routes its notices to the next recipients: a second pass.
+        for _ in range(2):
+            rerouted = _send_all_groups(now, result)
+            if not rerouted:
+                break
     if result.failures:
         raise DeliveryFailed(f"{len(result.failures)} notice email(s) failed: {result.failures[0]}")
     return result
@@ -146,10 +153,7 @@ def _reroute(recipient: str, notices: list[Notice], reason: str) -> int:
 
 def _mark_sent(claim: str, step: str, notices: list[Notice], now: datetime) -> None:
     Notice.objects.filter(claim=claim, sent_at__isnull=True).update(sent_at=now, last_error="")
-    sent_field = SENT_FIELD[Step(step)]
-    AssetVersion.objects.filter(
-        id__in=[n.version_id for n in notices], **{f"{sent_field}__isnull": True}
-    ).update(**{sent_field: now})
+    states.mark_notice_sent([n.version_id for n in notices], SENT_FIELD[Step(step)], now)
 
 
 def context(notices: list[Notice], now: datetime) -> dict[str, Any]:
@@ -182,9 +186,7 @@ def _item(notice: Notice, now: datetime) -> dict[str, Any]:
         "more_locations": max(0, len(artifacts) - 1),
         "registered_by": version.created_by.get_username() if version.created_by else "unknown",
         "last_used": version.last_accessed_at,
-        "idle_days": (
-            now - max(version.last_accessed_at, version.kept_at or version.last_accessed_at)
-        ).days,
+        "idle_days": (now - version.unused_since()).days,
         "delete_on": notice.delete_on,
         "keep_url": url_for(notice.pk, "keep"),
         "delete_url": url_for(notice.pk, "delete") if notice.recipient_user_id else "",

@@ -16,7 +16,6 @@ from modelyard.lifecycle.models import Policy, policy_problems
 from modelyard.registry.models import Artifact, AssetVersion, Kind, LifecycleState
 from modelyard.registry.services import Actor
 
-GONE = (LifecycleState.DELETING, LifecycleState.DELETED)
 IN_PROGRESS = (LifecycleState.NOTICED, LifecycleState.FINAL_NOTICE)
 
 
@@ -24,7 +23,7 @@ def _locked(version: AssetVersion) -> AssetVersion:
     locked = (
         AssetVersion.objects.select_for_update().select_related("asset__team").get(pk=version.pk)
     )
-    if locked.lifecycle_state in GONE:
+    if locked.is_gone:
         raise Gone(f"{locked.ref} is {locked.lifecycle_state}; it can no longer be kept.")
     return locked
 

@@ -50,7 +50,7 @@ def link(request: HttpRequest, action: str, token: str) -> HttpResponse:
 
 def _refusal(notice: Notice, action: str) -> str:
     version = notice.version
-    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if version.is_gone:
         return f"{version.ref} is already {version.get_lifecycle_state_display().lower()}."
     if notice.recipient_user_id is None:
         return "" if action == "keep" else "Only members of the team can delete."

@@ -211,8 +211,29 @@ def tracker() -> AccessTracker:
         return _tracker
 
 
-def record_access(version_id: int) -> None:
-    tracker().record(version_id)
+def record_access(version_id: int, *, write_through: bool = False) -> None:
+    """Count a use of a version.
+
+    Buffered by default (a prediction server calls this per request). `write_through` pushes
+    the use to the shared sink (Redis or the database) before returning: for uses the caller
+    acknowledges to a client (the API's download and `…/access`), which must win against a
+    deletion that starts after the answer, since the scan drains the shared sink first.
+    """
+    if not write_through:
+        tracker().record(version_id)
+        return
+    try:
+        tracker().sink.push({version_id: time.time()})
+    except Exception:  # the sink is down: keep it buffered rather than lose it
+        log.exception("Could not write the use of version %d through; buffered", version_id)
+        tracker().record(version_id)
+
+
+def flush_everywhere() -> FlushResult:
+    """Make every use recorded so far visible in the database (this process's buffer, and
+    what all processes pushed to Redis): the lifecycle scan calls it before it claims."""
+    tracker().flush()
+    return drain_redis_to_database()
 
 
 def drain_redis_to_database() -> FlushResult:

@@ -30,8 +30,8 @@ from modelyard.registry import services
 from modelyard.registry.access import record_access
 from modelyard.registry.files import list_files, open_file
 from modelyard.registry.models import (
+    ENVIRONMENT_ALIASES,
     PLURAL,
-    PROTECTED_ALIASES,
     Asset,
     AssetVersion,
     Kind,
@@ -265,7 +265,7 @@ def build_kind_router(kind: Kind) -> Router:
     ) -> StreamingHttpResponse:
         version = _readable_version(kind, team, name, number)
         size, chunks = open_file(version, path)
-        record_access(version.pk)
+        record_access(version.pk, write_through=True)
         response = StreamingHttpResponse(chunks, content_type="application/octet-stream")
         response["Content-Length"] = str(size)
         response["Content-Disposition"] = content_disposition_header(
@@ -278,7 +278,7 @@ def build_kind_router(kind: Kind) -> Router:
     )
     def mark_used(request: HttpRequest, team: str, name: str, number: int) -> Status[None]:
         """Record that a client loaded this version straight from its store."""
-        record_access(_readable_version(kind, team, name, number).pk)
+        record_access(_readable_version(kind, team, name, number).pk, write_through=True)
         return Status(202, None)
 
     @router.get("/{team}/{name}/aliases", response=list[AliasOut], operation_id=op("aliases"))
@@ -302,7 +302,7 @@ def build_kind_router(kind: Kind) -> Router:
     ) -> dict[str, Any]:
         asset = services.get_asset(kind, team, name)
         require_owner(request.user, asset.team, f"move aliases of {asset.ref}")
-        if kind == Kind.MODEL and alias in PROTECTED_ALIASES:
+        if kind == Kind.MODEL and alias in ENVIRONMENT_ALIASES:
             raise Conflict(
                 f"{alias} is an environment alias: models reach it through the promotion "
                 f"gate. Use `modelyard promote {asset.ref} {body.version} --to {alias}` or "
@@ -371,7 +371,7 @@ def _writable_asset(request: HttpRequest, kind: Kind, team: str, name: str) -> A
 
 def _readable_version(kind: Kind, team: str, name: str, number: int) -> AssetVersion:
     version = services.get_version(services.get_asset(kind, team, name), number)
-    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if version.is_gone:
         raise Gone(f"{version.ref} was deleted; its bytes are no longer available.")
     return version
 

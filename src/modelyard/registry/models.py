@@ -8,6 +8,7 @@ new kind be added as a new `Kind` value rather than new tables and copied code. 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from django.conf import settings
@@ -21,7 +22,8 @@ asset_name_validator = RegexValidator(
     "Use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.",
 )
 ALIAS_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-PROTECTED_ALIASES = ("production", "staging")
+# Environment aliases: only the promotion gate moves them on a model (registry/api.py).
+ENVIRONMENT_ALIASES = ("production", "staging")
 
 
 class Kind(models.TextChoices):
@@ -40,6 +42,13 @@ class LifecycleState(models.TextChoices):
     FINAL_NOTICE = "final_notice", "Final notice"
     DELETING = "deleting", "Deleting"
     DELETED = "deleted", "Deleted"
+
+
+# A version in one of these states has lost its bytes or is losing them: nothing may read,
+# promote, serve or keep it. Asked through `AssetVersion.is_gone` and `.live()`/`.gone()`.
+GONE_STATES = (LifecycleState.DELETING, LifecycleState.DELETED)
+# States a version may be deleted from (manually or by the lifecycle).
+LIVE_STATES = (LifecycleState.ACTIVE, LifecycleState.NOTICED, LifecycleState.FINAL_NOTICE)
 
 
 class Asset(models.Model):
@@ -103,6 +112,15 @@ class FeatureSet(Asset):
         verbose_name = "feature set"
 
 
+class AssetVersionQuerySet(models.QuerySet["AssetVersion"]):
+    def live(self) -> AssetVersionQuerySet:
+        """Versions whose bytes are still there and not being deleted."""
+        return self.exclude(lifecycle_state__in=GONE_STATES)
+
+    def gone(self) -> AssetVersionQuerySet:
+        return self.filter(lifecycle_state__in=GONE_STATES)
+
+
 class AssetVersion(models.Model):
     """One immutable version. Metadata may be edited (audited); its bytes never change."""
 
@@ -155,6 +173,12 @@ class AssetVersion(models.Model):
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     final_notice_sent_at = models.DateTimeField(null=True, blank=True)
     deletion_error = models.TextField(blank=True)
+    protected_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last time the version was seen protected (alias, pin, hold, or a protected "
+        "version depending on it): its unused clock starts no earlier than this.",
+    )
     trained_on = models.ManyToManyField(
         "self",
         through="LineageEdge",
@@ -163,6 +187,8 @@ class AssetVersion(models.Model):
         related_name="used_by",
         blank=True,
     )
+
+    objects = AssetVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["asset_id", "-version"]
@@ -191,6 +217,31 @@ class AssetVersion(models.Model):
     @property
     def size_bytes(self) -> int:
         return sum(artifact.size_bytes for artifact in self.artifacts.all())
+
+    @property
+    def is_gone(self) -> bool:
+        """Its bytes are deleted or being deleted: it can no longer be read, kept or promoted."""
+        return self.lifecycle_state in GONE_STATES
+
+    def unused_since(self) -> datetime:
+        return unused_since(
+            self.last_accessed_at, self.kept_at, self.protected_at, self.pinned_until
+        )
+
+
+def unused_since(
+    last_accessed_at: datetime,
+    kept_at: datetime | None,
+    protected_at: datetime | None,
+    pinned_until: datetime | None,
+) -> datetime:
+    """When a version's unused time started: its last use, keep, or end of protection.
+
+    A pin that has run out protected the version until it ran out, so it counts like a use
+    at that moment; the scan only asks this of versions that are not protected now.
+    """
+    moments = [last_accessed_at, kept_at, protected_at, pinned_until]
+    return max(moment for moment in moments if moment is not None)
 
 
 class Artifact(models.Model):

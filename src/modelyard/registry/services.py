@@ -24,6 +24,7 @@ from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
 from modelyard.lib.events import publish_alias_moved
+from modelyard.registry import protection, states
 from modelyard.registry.models import (
     ALIAS_PATTERN,
     Alias,
@@ -223,8 +224,10 @@ def _check_lineage(lineage: Iterable[tuple[AssetVersion, str]]) -> None:
                 f"Unknown lineage relation '{relation}'; use one of: "
                 f"{', '.join(LineageEdge.Relation.values)}."
             )
-        if upstream.lifecycle_state == LifecycleState.DELETED:
-            raise InvalidInput(f"{upstream.ref} was deleted and cannot be a lineage source.")
+        if upstream.is_gone:
+            raise InvalidInput(
+                f"{upstream.ref} is {upstream.lifecycle_state} and cannot be a lineage source."
+            )
 
 
 def _store(source: ArtifactSource, prefix: str) -> _StoredArtifact:
@@ -406,9 +409,13 @@ def set_alias(
 ) -> Alias:
     if version.asset_id != asset.pk:
         raise InvalidInput(f"Version {version.ref} does not belong to {asset.ref}.")
-    _require_not_deleted(version)
+    # Locked, so a deletion being scheduled at the same moment either sees the alias or has
+    # already made the version `deleting` (and the alias is refused).
+    _require_not_deleted(AssetVersion.objects.select_for_update().get(pk=version.pk))
     current = Alias.objects.select_for_update().filter(asset=asset, name=name).first()
     previous = current.version.version if current else None
+    if current and current.version_id != version.pk:
+        protection.mark_protection_ended([current.version_id])
     alias = current or Alias(asset=asset, name=name)
     alias.version, alias.updated_by = version, user_of(actor)
     _validate(alias, exclude=["asset", "version", "updated_by"])
@@ -442,6 +449,7 @@ def remove_alias(actor: Actor, asset: Asset, name: str, reason: str = "") -> Non
         details={"alias": name, "was": alias.version.version},
     )
     alias.delete()
+    protection.mark_protection_ended([alias.version_id])
     transaction.on_commit(lambda: publish_alias_moved(asset.pk))
 
 
@@ -456,31 +464,25 @@ def check_alias_name(name: str) -> None:
 # --- deletion ------------------------------------------------------------------------------
 
 
-@transaction.atomic
 def schedule_deletion(actor: Actor, version: AssetVersion, reason: str) -> AssetVersion:
-    """Mark a version for deletion; a worker on the `deletions` queue removes the bytes.
+    """An owner deletes a version: the same rule and audit as the lifecycle's deletions.
 
-    The row changes first and the task is queued only after commit; a periodic sweep
-    re-queues anything the broker lost.
+    The row changes first and the bytes are removed by a worker on the `deletions` queue
+    after commit; a periodic sweep re-queues anything the broker lost.
     """
-    from modelyard.registry.tasks import delete_version_bytes
-
     if not reason.strip():
         raise InvalidInput("Say why the version is deleted (reason); it goes in the audit trail.")
-    locked = AssetVersion.objects.select_for_update().get(pk=version.pk)
-    if locked.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
-        return locked
-    protecting = list(locked.aliases.values_list("name", flat=True))
-    if protecting:
+    if version.is_gone:
+        return version
+    result = states.schedule_deletions(actor, [version.pk], reason)
+    if result.refused:
+        why = protection.reasons(version) or [result.refused[0].reason]
         raise Conflict(
-            f"{version.ref} is behind alias(es) {', '.join(protecting)}; move them first."
+            f"{version.ref} is protected ({'; '.join(why)}); move its aliases or lift the "
+            "pin, hold or the dependency first."
         )
-    locked.lifecycle_state = LifecycleState.DELETING
-    locked.lifecycle_changed_at = timezone.now()
-    locked.save(update_fields=["lifecycle_state", "lifecycle_changed_at"])
-    record(actor, f"{version.kind}.deletion_scheduled", version=locked, reason=reason)
-    transaction.on_commit(lambda: delete_version_bytes.delay(locked.pk))
-    return locked
+    version.refresh_from_db()
+    return version
 
 
 def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
@@ -525,7 +527,7 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
 
 
 def _require_not_deleted(version: AssetVersion) -> None:
-    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if version.is_gone:
         raise Gone(f"{version.ref} is {version.lifecycle_state}; its bytes are gone or going.")
 
 

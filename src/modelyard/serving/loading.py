@@ -20,7 +20,8 @@ import numpy as np
 from django.conf import settings
 
 from modelyard import storage
-from modelyard.registry.models import AssetVersion, LifecycleState
+from modelyard.registry.access import record_access
+from modelyard.registry.models import AssetVersion
 from modelyard.serving.predictors import (
     ModelLoadError,
     Predictor,
@@ -50,7 +51,12 @@ def cache_dir() -> Path:
 
 
 def fetch_files(version: AssetVersion) -> Path:
-    """A local directory holding every artifact of the version, under its artifact name."""
+    """A local directory holding every artifact of the version, under its artifact name.
+
+    Every read of a version's bytes by the platform (the gate, scoring, jobs, serving loads)
+    comes through here, so this is where such a read counts as a use.
+    """
+    record_access(version.pk)
     target = cache_dir() / _cache_key(version)
     if target.is_dir():
         return target
@@ -91,7 +97,7 @@ def example_rows(version: AssetVersion, signature: Signature) -> Matrix | None:
 
 def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVersion:
     """Load a model version and time one warm prediction; errors say what to fix."""
-    if version.lifecycle_state in (LifecycleState.DELETING, LifecycleState.DELETED):
+    if version.is_gone:
         raise ModelLoadError(f"{version.ref} was deleted; it cannot be loaded.")
     started = time.perf_counter()
     signature = Signature.parse(version.signature)
