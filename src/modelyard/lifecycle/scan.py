@@ -188,9 +188,7 @@ def plan(
     guarded = protection.protected_ids(at) if protected is None else protected
     for queryset in (_in_progress(), _stale_active(at, book)):
         for rows in _batches(queryset):
-            due = (
-                decide(Candidate(r, r["id"] in guarded), _limits(book, r), at) for r in rows
-            )
+            due = (decide(Candidate(r, r["id"] in guarded), _limits(book, r), at) for r in rows)
             yield [item for item in due if item is not None]
 
 

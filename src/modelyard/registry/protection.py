@@ -56,9 +56,7 @@ def _directly_protected(at: datetime) -> Q:
 def root_ids(at: datetime) -> set[int]:
     """Versions protected by themselves: aliased, pinned, held, or depended on."""
     roots = set(Alias.objects.values_list("version_id", flat=True))
-    roots.update(
-        AssetVersion.objects.filter(_directly_protected(at)).values_list("id", flat=True)
-    )
+    roots.update(AssetVersion.objects.filter(_directly_protected(at)).values_list("id", flat=True))
     for dependency in _dependencies.values():
         roots.update(dependency.version_ids())
     return roots

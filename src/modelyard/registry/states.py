@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from celery import current_app
 from django.db import connection, transaction
 from django.utils import timezone
 
 from modelyard.audit.services import AuditRow, record_many
+from modelyard.lib.tasks import enqueue
 from modelyard.registry import protection
 from modelyard.registry.models import LIVE_STATES, AssetVersion, LifecycleState, unused_since
 
@@ -138,9 +138,7 @@ def _refusal(
     if version.pk in guarded:
         return "protected"
     if planned_clock is not None:
-        clock = unused_since(
-            version.last_accessed_at, version.kept_at, version.protected_at, None
-        )
+        clock = unused_since(version.last_accessed_at, version.kept_at, version.protected_at, None)
         if clock > planned_clock[version.pk]:
             return "used, kept or protected since the plan"
     return ""
@@ -168,6 +166,5 @@ def _apply_deleting(
 def queue_deletions(version_ids: Sequence[int]) -> None:
     """Hand versions already `deleting` to the deletion workers (by task name: the registry's
     services never import its worker code)."""
-    task = current_app.tasks[DELETE_TASK]
     for version_id in version_ids:
-        task.delay(version_id)
+        enqueue(DELETE_TASK, version_id)
