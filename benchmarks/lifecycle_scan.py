@@ -10,7 +10,9 @@ The catalog is written straight into the tables with PostgreSQL COPY (psycopg's
 `copy.write_row`): the service layer registers a few hundred versions a second and is
 benchmarked elsewhere. 1,000 teams of two members each (and a contact address), 30
 assets per team spread over the three kinds, one artifact per version, a production alias
-on one model per team; `asset.latest_version` matches the versions written. Then VACUUM
+on one model per team; `asset.latest_version` matches the versions written. One version in
+five (and every production version) has an upstream lineage edge to a data set or feature
+set version of its team, so the scan computes lineage protection on a realistic graph. Then VACUUM
 ANALYZE. The loaded catalog is a seed database; every measurement runs on a fresh copy
 (`CREATE DATABASE … TEMPLATE`), so repetitions start alike. `--reuse` keeps the seed for
 the next run.
@@ -59,6 +61,7 @@ ASSETS_PER_TEAM = 30
 MEMBERS_PER_TEAM = 2
 KINDS = ("model", "dataset", "featureset")
 STALE_FRACTION = 0.10
+LINEAGE_FRACTION = 0.20
 STALE_AFTER_DAYS = 30  # the default first-notice threshold: no Policy rows are written
 TARGET_SCAN_SECONDS = 60.0
 TARGET_RSS_MB = 300.0
@@ -204,6 +207,34 @@ def alias_rows(layout: Layout) -> Iterator[tuple[Any, ...]]:
         yield (team, index + 1, "production", newest, layout.at, None)
 
 
+def _production_ids(layout: Layout) -> set[int]:
+    return {row[3] for row in alias_rows(layout)}
+
+
+def lineage_rows(layout: Layout) -> Iterator[tuple[Any, ...]]:
+    """An upstream edge for one version in five and for every production version."""
+    rng = random.Random(SEED + 2)
+    production = _production_ids(layout)
+    data_positions = [
+        p for p in range(layout.assets_per_team) if KINDS[p % len(KINDS)] != "model"
+    ]
+    edge_id = 0
+    for version_id, index, _ in numbered_versions(layout):
+        if version_id not in production and rng.random() >= LINEAGE_FRACTION:
+            continue
+        first = (layout.team_of(index) - 1) * layout.assets_per_team
+        choices = [first + p for p in data_positions if first + p != index]
+        if not choices:
+            continue
+        upstream = rng.choice(choices)
+        upstream_id = layout.first_version_id(upstream) + rng.randrange(
+            layout.versions_of(upstream)
+        )
+        relation = "trained_on" if layout.kind_of(index) == "model" else "derived_from"
+        edge_id += 1
+        yield (edge_id, version_id, upstream_id, relation)
+
+
 TABLES: dict[str, str] = {
     "auth_user": "id password is_superuser username first_name last_name email is_staff "
     "is_active date_joined",
@@ -214,6 +245,7 @@ TABLES: dict[str, str] = {
     "registry_assetversion": VERSION_COLUMNS,
     "registry_artifact": "id version_id name uri size_bytes checksum is_prefix uploaded created_at",
     "registry_alias": "id asset_id name version_id updated_at updated_by_id",
+    "registry_lineageedge": "id downstream_id upstream_id relation",
 }
 
 
@@ -226,6 +258,7 @@ def table_rows(layout: Layout) -> dict[str, Iterable[tuple[Any, ...]]]:
         "registry_assetversion": version_rows(layout),
         "registry_artifact": artifact_rows(layout),
         "registry_alias": alias_rows(layout),
+        "registry_lineageedge": lineage_rows(layout),
     }
 
 
@@ -411,6 +444,10 @@ def child(mode: str, at: datetime, out: Path, profile: bool) -> None:
         applied={str(key): value for key, value in result.applied.items()},
     )
     del result
+    if mode == "dry":
+        from modelyard.registry.protection import protected_ids
+
+        figures["protected_versions"] = len(protected_ids(at))
     if mode == "apply":
         sent, seconds, counter = timed_phase(lambda: send_pending(at), profile)
         figures.update(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from modelyard.audit.models import AuditEvent
@@ -147,3 +148,12 @@ def test_a_gate_reading_its_evaluation_data_counts_as_a_use(trained, artifact_ro
     fetch_files(trained["data"])  # how the gate, scoring and jobs read a version's bytes
     tracker().flush()
     assert AssetVersion.objects.get(pk=trained["data"].pk).last_accessed_at > before
+
+
+def test_api_and_version_page_say_why_a_version_is_protected(alice, trained, client) -> None:
+    _alias(trained["model"], "production")
+    body = alice.get("/featuresets/red/feats/versions/1").json()
+    assert body["protected_by"] == ["training data of red/churn:1 (production alias)"]
+    client.force_login(User.objects.get(username="alice"))
+    page = client.get("/featuresets/red/feats/1/").content.decode()
+    assert "training data of red/churn:1 (production alias)" in page

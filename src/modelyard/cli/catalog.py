@@ -506,6 +506,7 @@ def _print_version(version: Json) -> None:
                 ("Version", version["ref"]),
                 ("State", version["lifecycle_state"]),
                 ("Aliases", ", ".join(version["aliases"])),
+                ("Protected by", "; ".join(version.get("protected_by", [])) or "nothing"),
                 ("Flavor", version["flavor"]),
                 ("Description", version["description"]),
                 ("Tags", _pairs_text(version["tags"])),

@@ -13,6 +13,7 @@ from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Gone, InvalidInput
 from modelyard.lifecycle.models import Policy, policy_problems
+from modelyard.registry import protection
 from modelyard.registry.models import Artifact, AssetVersion, Kind, LifecycleState
 from modelyard.registry.services import Actor
 
@@ -65,6 +66,8 @@ def pin(
     locked.pinned_until = until
     if until is not None:
         _restart_cycle(locked, now)
+    else:
+        protection.mark_protection_ended([locked.pk], now)
     locked.save(
         update_fields=[
             "pinned_until",
@@ -95,6 +98,8 @@ def hold(actor: Actor, version: AssetVersion, on: bool, reason: str) -> AssetVer
     locked.legal_hold = on
     if on:
         _restart_cycle(locked, now)
+    else:
+        protection.mark_protection_ended([locked.pk], now)
     locked.save(
         update_fields=[
             "legal_hold",

@@ -124,6 +124,10 @@ class VersionOut(VersionSummary):
     deleted_at: datetime | None
     bytes_reclaimed: int
     aliases: list[str]
+    protected_by: list[str] = Field(
+        description="Why the lifecycle and owners may not delete it: its aliases, pin, "
+        "hold, or the protected versions that depend on it (empty: not protected)."
+    )
     artifacts: list[ArtifactOut]
     upstream: list[LineageOut]
     downstream: list[LineageOut]

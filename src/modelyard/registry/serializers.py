@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from modelyard.registry import protection
 from modelyard.registry.models import Alias, Artifact, Asset, AssetVersion, LineageEdge
 
 
@@ -79,6 +80,7 @@ def version_body(version: AssetVersion) -> dict[str, Any]:
         "deleted_at": version.deleted_at,
         "bytes_reclaimed": version.bytes_reclaimed,
         "aliases": list(version.aliases.values_list("name", flat=True)),
+        "protected_by": protection.reasons(version) if not version.is_gone else [],
         "artifacts": list(
             version.artifacts.values(
                 "id", "name", "uri", "size_bytes", "checksum", "is_prefix", "uploaded"

@@ -24,7 +24,7 @@ from modelyard.accounts.models import Team
 from modelyard.accounts.services import get_team
 from modelyard.audit.models import AuditEvent
 from modelyard.lib.errors import NotFound
-from modelyard.registry import services
+from modelyard.registry import protection, services
 from modelyard.registry.models import Artifact, Asset, AssetVersion, Kind, LifecycleState
 from modelyard.registry.serializers import assets_query, versions_query
 
@@ -133,6 +133,7 @@ def version_page(
             "artifacts": artifacts,
             "total_bytes": sum(artifact.size_bytes for artifact in artifacts),
             "aliases": version.aliases.order_by("name"),
+            "protected_by": [] if version.is_gone else protection.reasons(version),
             "upstream": version.upstream_edges.select_related("upstream__asset__team"),
             "downstream": version.downstream_edges.select_related("downstream__asset__team"),
             "events": AuditEvent.objects.filter(version=version),
