@@ -215,9 +215,7 @@ def lineage_rows(layout: Layout) -> Iterator[tuple[Any, ...]]:
     """An upstream edge for one version in five and for every production version."""
     rng = random.Random(SEED + 2)
     production = _production_ids(layout)
-    data_positions = [
-        p for p in range(layout.assets_per_team) if KINDS[p % len(KINDS)] != "model"
-    ]
+    data_positions = [p for p in range(layout.assets_per_team) if KINDS[p % len(KINDS)] != "model"]
     edge_id = 0
     for version_id, index, _ in numbered_versions(layout):
         if version_id not in production and rng.random() >= LINEAGE_FRACTION:
