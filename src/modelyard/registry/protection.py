@@ -74,7 +74,7 @@ def protected_ids(at: datetime | None = None) -> set[int]:
 
 
 def _upstream_of(ids: set[int]) -> set[int]:
-    ordered, found = sorted(ids), set()
+    ordered, found = sorted(ids), set[int]()
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
         found.update(
@@ -112,7 +112,7 @@ def reasons(version: AssetVersion, at: datetime | None = None) -> list[str]:
                 continue
             seen.add(edge.downstream_id)
             via = dict(frontier)[edge.upstream_id]
-            role = _ROLE[edge.relation] if not via else "upstream"
+            role = _ROLE.get(edge.relation, "upstream") if not via else "upstream"
             own = _own_reasons(edge.downstream, at)
             if own:
                 found.append(f"{role} of {edge.downstream.ref} ({', '.join(own)}){via}")
@@ -121,7 +121,7 @@ def reasons(version: AssetVersion, at: datetime | None = None) -> list[str]:
     return found
 
 
-_ROLE = {
+_ROLE: dict[str, str] = {
     LineageEdge.Relation.TRAINED_ON: "training data",
     LineageEdge.Relation.EVALUATED_ON: "evaluation data",
     LineageEdge.Relation.DERIVED_FROM: "source",
