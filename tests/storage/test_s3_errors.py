@@ -177,8 +177,8 @@ def test_a_failed_batch_still_counts_the_batches_before_it(stubber: Stubber) -> 
     stubber.add_response(
         "list_objects_v2", {"Contents": first, "IsTruncated": True, "NextContinuationToken": "t"}
     )
-    stubber.add_response("list_objects_v2", {"Contents": [{"Key": "run/last", "Size": 1}]})
     stubber.add_response("delete_objects", {})
+    stubber.add_response("list_objects_v2", {"Contents": [{"Key": "run/last", "Size": 1}]})
     stubber.add_client_error(
         "delete_objects", service_error_code="ServiceUnavailable", http_status_code=503
     )

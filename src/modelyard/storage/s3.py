@@ -389,7 +389,23 @@ def _versions_to_delete(target: _Target) -> Iterator[list[_Version]]:
         if exact:
             yield exact
             return
-    yield from _iter_version_pages(target, target.prefix)
+    yield from _one_page_ahead(_iter_version_pages(target, target.prefix))
+
+
+def _one_page_ahead(pages: Iterator[list[_Version]]) -> Iterator[list[_Version]]:
+    """Hand out each page only once the next one has been listed.
+
+    A version listing resumes after the last version of the previous page. S3 does
+    not mind if that version has been deleted meanwhile, but some S3-compatible
+    servers (moto among them) then end the listing early, leaving the rest behind.
+    """
+    previous: list[_Version] | None = None
+    for page in pages:
+        if previous is not None:
+            yield previous
+        previous = page
+    if previous is not None:
+        yield previous
 
 
 def _versions_of_key(target: _Target) -> list[_Version]:
@@ -433,26 +449,13 @@ class _Deletion:
     failed: list[tuple[_Version, ErrorTypeDef]] = field(default_factory=list)
 
     def run(self, pages: Iterable[list[_Version]]) -> None:
-        """Delete each listed page once the next page has been listed.
-
-        Lagging one page behind keeps the last entry of a page, which the listing's
-        next request starts after, in place until that request is made: S3 itself
-        does not care, but some S3-compatible servers (moto among them) end the
-        listing early when that entry is gone.
-        """
         try:
-            previous: list[_Version] = []
             for page in pages:
-                self._delete_page(previous)
-                previous = page
-            self._delete_page(previous)
+                for start in range(0, len(page), DELETE_BATCH_SIZE):
+                    self._delete(page[start : start + DELETE_BATCH_SIZE])
         except StorageError as error:
             error.bytes_freed = self.freed  # the batches before the failure did go
             raise
-
-    def _delete_page(self, page: list[_Version]) -> None:
-        for start in range(0, len(page), DELETE_BATCH_SIZE):
-            self._delete(page[start : start + DELETE_BATCH_SIZE])
 
     def _delete(self, batch: list[_Version]) -> None:
         objects = [version.identifier for version in batch]
