@@ -13,6 +13,7 @@ they need no permission beyond ``s3:ListBucket`` and ``s3:DeleteObject``.
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import hashlib
 import io
@@ -314,7 +315,7 @@ class S3Store(Store):
                 relpath=key[len(target.prefix) :],
             )
 
-    def _objects_to_delete(self, target: _Target) -> Iterator[list[_Version]]:
+    def _objects_to_delete(self, target: _Target) -> Iterator[builtins.list[_Version]]:
         """Pages of current objects to delete in an unversioned bucket: the named object
         if there is one, else everything under the prefix, folder markers included."""
         head = self._head(target)
