@@ -177,8 +177,9 @@ def test_tables_are_not_byte_streams(tmp_path: Path) -> None:
         store.open(uri)
     with pytest.raises(StorageError, match="registered in place"):
         store.put(uri, io.BytesIO(b"rows"))
-    with pytest.raises(StorageError, match="registered in place"):
+    with pytest.raises(StorageError, match="registered in place") as raised:
         store.download(uri, tmp_path / "orders")
+    assert raised.value.permanent  # no retry will make a table a byte stream
     assert list(tmp_path.iterdir()) == []
 
 

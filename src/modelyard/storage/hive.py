@@ -336,7 +336,8 @@ class HiveStore(Store):
 def _refuse_bytes(uri: str, action: str) -> NoReturn:
     raise StorageError(
         f"Cannot {action} {uri} as bytes: Hive tables are registered in place, never "
-        "uploaded or downloaded through modelyard. Read the table with Hive or Spark."
+        "uploaded or downloaded through modelyard. Read the table with Hive or Spark.",
+        permanent=True,
     )
 
 
@@ -536,7 +537,8 @@ def _unreadable_description(target: HiveTarget, missing: str) -> StorageError:
     return StorageError(
         f"DESCRIBE FORMATTED {target.database}.{target.table} on {target.endpoint} has no "
         f"{missing!r} row, so modelyard cannot read it. modelyard understands the Spark "
-        "Thrift Server's layout; report the server type and version."
+        "Thrift Server's layout; report the server type and version.",
+        permanent=True,
     )
 
 
@@ -551,7 +553,8 @@ def _driver(module: str) -> Any:
     except ModuleNotFoundError as error:
         raise StorageError(
             f"hive:// URIs need PyHive, which is not installed ({error}). Install it with "
-            "pip install 'PyHive[hive-pure-sasl]'."
+            "pip install 'PyHive[hive-pure-sasl]'.",
+            permanent=True,
         ) from error
 
 
