@@ -9,7 +9,9 @@ Each trial stores N one-byte objects under a fresh prefix (straight into moto's 
 backend: moto takes minutes to accept 50,000 PUTs over HTTP) and times one deletion of the
 whole prefix over HTTP:
 
-- backend: `get_store("s3://bucket/prefix").delete("s3://bucket/prefix")`;
+- backend: `get_store("s3://bucket/prefix").delete("s3://bucket/prefix")` (the bucket is
+  unversioned; the backend asks that once, with GetBucketVersioning during the warm-up,
+  and remembers it, so the timed calls are the same as the loop's plus one HeadObject);
 - boto3 loop: the `list_objects_v2` paginator and one `delete_objects` call of up to
   1,000 keys per page (the most S3 accepts), quiet mode.
 

@@ -30,7 +30,8 @@ def test_delete_removes_bytes_and_keeps_tombstone(
     assert [p for p in artifact_root.rglob("*") if p.is_file()] == []
     assert alice.get("/models/red/churn/versions/1/files").status_code == 410
     assert alice.get("/audit", action="model.deleted").json()["items"][0]["details"] == {
-        "bytes_reclaimed": 501
+        "bytes_reclaimed": 501,
+        "registered_bytes": 501,
     }
 
 
@@ -63,25 +64,49 @@ def test_rerun_after_a_crash_between_store_and_database_converges(alice, churn_v
     for artifact in version.artifacts.all():  # the store deleted, then the worker died
         storage.get_store(artifact.uri).delete(artifact.uri)
     assert AssetVersion.objects.get().lifecycle_state == LifecycleState.DELETING
-    assert services.delete_bytes(version.pk) == 501
+    # The re-run finds nothing left: it measures 0 rather than claim bytes it never saw
+    # go, and the audit row keeps the registered size beside that figure.
+    assert services.delete_bytes(version.pk) == 0
     version.refresh_from_db()
-    assert (version.lifecycle_state, version.bytes_reclaimed) == (LifecycleState.DELETED, 501)
+    assert (version.lifecycle_state, version.bytes_reclaimed) == (LifecycleState.DELETED, 0)
+    assert alice.get("/audit", action="model.deleted").json()["items"][0]["details"] == {
+        "bytes_reclaimed": 0,
+        "registered_bytes": 501,
+    }
 
 
-def test_store_failure_keeps_deleting_with_the_error_visible(alice, churn_v1, monkeypatch) -> None:
+def test_bytes_reclaimed_are_measured_not_registered(alice, churn_v1, artifact_root) -> None:
+    version = AssetVersion.objects.get()
+    for path in (p for p in artifact_root.rglob("*") if p.is_file()):
+        path.write_bytes(path.read_bytes() * 3)  # the files grew after registration
+    services.schedule_deletion("test", version, "grown")
+    assert services.delete_bytes(version.pk) == 1503
+    version.refresh_from_db()
+    assert version.bytes_reclaimed == 1503
+    assert alice.get("/audit", action="model.deleted").json()["items"][0]["details"] == {
+        "bytes_reclaimed": 1503,
+        "registered_bytes": 501,
+    }
+
+
+def test_a_failed_run_keeps_what_it_freed_for_the_run_that_finishes(
+    alice, churn_v1, monkeypatch
+) -> None:
     from modelyard import storage
 
     version = AssetVersion.objects.get()
-    services.schedule_deletion("test", version, "flaky store")
+    services.schedule_deletion("test", version, "partial")
+    store_class = type(storage.get_store(version.artifacts.first().uri))
+    real_delete = store_class.delete
 
-    def unavailable(self, uri: str) -> int:
-        raise storage.StoreUnavailable("http://s3.test", "b", "connection refused")
+    def refused_after_freeing(self, uri: str) -> int:  # e.g. one object of many was locked
+        raise storage.DeletionRefused("held", bytes_freed=real_delete(self, uri))
 
-    monkeypatch.setattr(
-        type(storage.get_store(version.artifacts.first().uri)), "delete", unavailable
-    )
-    with pytest.raises(storage.StoreUnavailable):
+    monkeypatch.setattr(store_class, "delete", refused_after_freeing)
+    with pytest.raises(storage.DeletionRefused):
         services.delete_bytes(version.pk)
-    version.refresh_from_db()
-    assert version.lifecycle_state == LifecycleState.DELETING
-    assert "http://s3.test is unavailable" in version.deletion_error
+    first_run = AssetVersion.objects.get().bytes_reclaimed
+    assert first_run in (500, 1)  # the first artifact's file, whichever it was
+    monkeypatch.setattr(store_class, "delete", real_delete)
+    assert services.delete_bytes(version.pk) == 501 - first_run
+    assert AssetVersion.objects.get().bytes_reclaimed == 501

@@ -22,6 +22,7 @@ from thrift.transport.TTransport import TTransportException
 
 from modelyard.storage import (
     BucketNotFound,
+    DeletionRefused,
     InvalidURI,
     ObjectInfo,
     ObjectNotFound,
@@ -176,8 +177,9 @@ def test_tables_are_not_byte_streams(tmp_path: Path) -> None:
         store.open(uri)
     with pytest.raises(StorageError, match="registered in place"):
         store.put(uri, io.BytesIO(b"rows"))
-    with pytest.raises(StorageError, match="registered in place"):
+    with pytest.raises(StorageError, match="registered in place") as raised:
         store.download(uri, tmp_path / "orders")
+    assert raised.value.permanent  # no retry will make a table a byte stream
     assert list(tmp_path.iterdir()) == []
 
 
@@ -317,6 +319,11 @@ def test_missing_database_raises_rather_than_reporting_no_table(
     assert raised.value.bucket.startswith("nosuchdb_")
 
 
+def all_files(directory: Path) -> int:
+    """Bytes of every file under ``directory``: what PURGE or a delete really removes."""
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
+
+
 @pytest.mark.integration
 def test_delete_managed_table_purges_its_files_and_returns_their_size(
     hive_cursor: Any, database: str, table_uri: Callable[[str], str]
@@ -324,13 +331,31 @@ def test_delete_managed_table_purges_its_files_and_returns_their_size(
     create_table(hive_cursor, database, "managed")
     store, uri = HiveStore(), table_uri("managed")
     location = table_location(hive_cursor, database, "managed")
-    size = sum(path.stat().st_size for path in data_files(location))
-    assert size > 0
+    # PURGE removes Hadoop's .crc and _SUCCESS files too: they count as freed.
+    size = all_files(location)
+    assert size > sum(path.stat().st_size for path in data_files(location)) > 0
 
     assert store.delete(uri) == size
     assert not location.exists()
     assert not store.exists(uri)
     assert store.delete(uri) == 0
+
+
+@pytest.mark.integration
+def test_delete_measures_a_table_that_grew_since_it_was_measured(
+    hive_cursor: Any, database: str, table_uri: Callable[[str], str]
+) -> None:
+    create_table(hive_cursor, database, "growing")
+    store, uri = HiveStore(), table_uri("growing")
+    registered = store.stat(uri).size  # what registration records
+    for batch in range(2):
+        hive_cursor.execute(f"INSERT INTO {database}.growing VALUES ({batch}, 'x')")  # noqa: S608
+    location = table_location(hive_cursor, database, "growing")
+    size = all_files(location)
+    assert size > registered
+
+    assert store.delete(uri) == size
+    assert not location.exists()
 
 
 @pytest.mark.integration
@@ -343,7 +368,7 @@ def test_delete_external_table_deletes_its_files_too(
     assert store.table_info(uri).kind == "EXTERNAL"
     assert data_files(location)
     # Everything under the location goes, Hadoop's .crc and _SUCCESS files included.
-    on_disk = sum(path.stat().st_size for path in location.rglob("*") if path.is_file())
+    on_disk = all_files(location)
 
     assert store.delete(uri) == on_disk
     assert not location.exists()
@@ -360,8 +385,9 @@ def test_delete_refuses_partitioned_external_table_and_keeps_it(
         f"STORED AS PARQUET LOCATION '{tmp_path / 'by_day'}'"
     )
     store, uri = HiveStore(), table_uri("by_day")
-    with pytest.raises(StorageError, match="partitions may live outside"):
+    with pytest.raises(DeletionRefused, match="partitions may live outside") as raised:
         store.delete(uri)
+    assert raised.value.permanent
     assert store.exists(uri)
 
 

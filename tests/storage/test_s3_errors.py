@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import pytest
 from botocore.stub import Stubber
 
-from modelyard.storage import BucketNotFound, StorageError, StoreAccessDenied
+from modelyard.storage import (
+    BucketNotFound,
+    DeletionRefused,
+    IncompleteDeletion,
+    StorageError,
+    StoreAccessDenied,
+)
 from modelyard.storage.s3 import S3Store, clear_client_cache, client_for_environment
 
 ENDPOINT = "http://s3.example.invalid:9000"
@@ -52,7 +58,12 @@ def test_missing_bucket_names_bucket_and_endpoint(stubber: Stubber) -> None:
         S3Store().put("s3://models/m.bin", io.BytesIO(b"x"))
 
 
+def unversioned(stubber: Stubber) -> None:
+    stubber.add_response("get_bucket_versioning", {}, {"Bucket": "models"})
+
+
 def test_per_key_delete_errors_are_reported(stubber: Stubber) -> None:
+    unversioned(stubber)
     stubber.add_client_error("head_object", service_error_code="404", http_status_code=404)
     stubber.add_response(
         "list_objects_v2",
@@ -62,10 +73,118 @@ def test_per_key_delete_errors_are_reported(stubber: Stubber) -> None:
         "delete_objects",
         {"Errors": [{"Key": "run/b", "Code": "InternalError", "Message": "try again"}]},
     )
-    with pytest.raises(
-        StorageError, match=r"delete 1 object\(s\) under s3://models/run, e\.g\. 'run/b'"
-    ):
+    with pytest.raises(IncompleteDeletion) as raised:
         S3Store().delete("s3://models/run")
+    assert "Could not delete 1 object version(s) under s3://models/run" in str(raised.value)
+    assert "'run/b': InternalError try again" in str(raised.value)
+    assert "2 bytes are not reclaimed (1 bytes were)" in str(raised.value)
+    assert (raised.value.bytes_freed, raised.value.permanent) == (1, False)
+
+
+def test_refused_keys_are_permanent_and_named(stubber: Stubber) -> None:
+    stubber.add_response("get_bucket_versioning", {"Status": "Enabled"}, {"Bucket": "models"})
+    versions = [
+        {"Key": f"run/{name}", "VersionId": f"v{index}", "Size": 10}
+        for index, name in enumerate("abcdefg")
+    ]
+    # First the versions of a key named exactly "run" (none), then those under "run/".
+    stubber.add_response("list_object_versions", {"Versions": versions})
+    stubber.add_response("list_object_versions", {"Versions": versions})
+    stubber.add_response(
+        "delete_objects",
+        {
+            "Errors": [
+                {
+                    "Key": f"run/{name}",
+                    "VersionId": f"v{index}",
+                    "Code": "AccessDenied",
+                    "Message": "Access Denied because object protected by object lock.",
+                }
+                for index, name in enumerate("abcdef")
+            ]
+        },
+    )
+    with pytest.raises(DeletionRefused) as raised:
+        S3Store().delete("s3://models/run")
+    error = raised.value
+    assert (error.permanent, error.bytes_freed, error.bytes_kept) == (True, 10, 60)
+    assert error.kept == [f"run/{name}" for name in "abcdef"]
+    message = str(error)
+    assert "'run/a' (version v0): AccessDenied Access Denied because object protected" in message
+    assert "'run/e' (version v4)" in message
+    assert "'run/f'" not in message  # the first five are named, then a count
+    assert "; and 1 more." in message
+    assert "60 bytes are not reclaimed (10 bytes were)" in message
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "permanent"),
+    [
+        ("AccessDenied", "Access Denied", True),
+        ("InvalidRequest", "Object is WORM protected and cannot be overwritten", True),
+        ("InvalidRequest", "The object is under legal hold", True),
+        ("InvalidRequest", "Malformed request", False),
+        ("SlowDown", "Please reduce your request rate", False),
+    ],
+)
+def test_which_per_key_errors_are_permanent(
+    stubber: Stubber, code: str, message: str, permanent: bool
+) -> None:
+    unversioned(stubber)
+    stubber.add_response("head_object", {"ContentLength": 5})
+    stubber.add_response(
+        "delete_objects", {"Errors": [{"Key": "m.bin", "Code": code, "Message": message}]}
+    )
+    with pytest.raises(StorageError) as raised:
+        S3Store().delete("s3://models/m.bin")
+    assert raised.value.permanent is permanent
+    assert isinstance(raised.value, DeletionRefused if permanent else IncompleteDeletion)
+    assert (raised.value.bytes_freed, message in str(raised.value)) == (0, True)
+
+
+def test_versioning_is_asked_once_per_bucket(stubber: Stubber) -> None:
+    unversioned(stubber)
+    for _ in range(2):
+        stubber.add_response("head_object", {"ContentLength": 3})
+        stubber.add_response("delete_objects", {})
+    assert S3Store().delete("s3://models/a.bin") == 3
+    assert S3Store().delete("s3://models/b.bin") == 3  # no second GetBucketVersioning
+
+
+def test_without_permission_to_ask_versions_are_listed(stubber: Stubber) -> None:
+    stubber.add_client_error(
+        "get_bucket_versioning", service_error_code="AccessDenied", http_status_code=403
+    )
+    stubber.add_response(
+        "list_object_versions",
+        {"Versions": [{"Key": "m.bin", "VersionId": "null", "Size": 4}]},
+    )
+    stubber.add_response(
+        "delete_objects",
+        {},
+        {
+            "Bucket": "models",
+            "Delete": {"Objects": [{"Key": "m.bin", "VersionId": "null"}], "Quiet": True},
+        },
+    )
+    assert S3Store().delete("s3://models/m.bin") == 4
+
+
+def test_a_failed_batch_still_counts_the_batches_before_it(stubber: Stubber) -> None:
+    unversioned(stubber)
+    stubber.add_client_error("head_object", service_error_code="404", http_status_code=404)
+    first = [{"Key": f"run/{index:04d}", "Size": 1} for index in range(1000)]
+    stubber.add_response(
+        "list_objects_v2", {"Contents": first, "IsTruncated": True, "NextContinuationToken": "t"}
+    )
+    stubber.add_response("delete_objects", {})
+    stubber.add_response("list_objects_v2", {"Contents": [{"Key": "run/last", "Size": 1}]})
+    stubber.add_client_error(
+        "delete_objects", service_error_code="ServiceUnavailable", http_status_code=503
+    )
+    with pytest.raises(StorageError) as raised:
+        S3Store().delete("s3://models/run")
+    assert (raised.value.bytes_freed, raised.value.permanent) == (1000, False)
 
 
 MiB = 1024 * 1024

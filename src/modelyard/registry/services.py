@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from modelyard import storage
@@ -488,9 +489,12 @@ def schedule_deletion(actor: Actor, version: AssetVersion, reason: str) -> Asset
 def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
     """Remove every artifact's bytes, then tombstone the version. Safe to run twice.
 
-    A run that crashed after the store deleted but before the row was updated is simply
-    run again: deletes are idempotent, and the bytes reclaimed are the registered sizes,
-    so the second run records the same figure the first would have.
+    The bytes reclaimed are what the stores measured as they deleted, not the registered
+    sizes (which the audit row keeps beside them as ``registered_bytes``). They are added
+    to the row as each run learns them, so a run that fails partway keeps what it did
+    free and the run that finishes adds the rest. A worker that dies between a store's
+    delete and this update loses that run's figure: the re-run finds the bytes gone,
+    counts 0 for them, and still finishes the tombstone.
     """
     version = AssetVersion.objects.filter(
         pk=version_id, lifecycle_state=LifecycleState.DELETING
@@ -498,14 +502,17 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
     if version is None:  # already finished by another worker, or not scheduled
         return 0
     artifacts = list(version.artifacts.all())
+    freed = 0
     try:
         for artifact in artifacts:
-            storage.get_store(artifact.uri).delete(artifact.uri)
+            freed += storage.get_store(artifact.uri).delete(artifact.uri)
     except storage.StorageError as error:
         # Stays `deleting` with the reason visible; the task retries, the sweep re-queues.
-        AssetVersion.objects.filter(pk=version_id).update(deletion_error=str(error)[:2000])
+        AssetVersion.objects.filter(pk=version_id).update(
+            deletion_error=str(error)[:2000],
+            bytes_reclaimed=F("bytes_reclaimed") + freed + error.bytes_freed,
+        )
         raise
-    freed = sum(artifact.size_bytes for artifact in artifacts)
     with transaction.atomic():
         claimed = AssetVersion.objects.filter(
             pk=version_id, lifecycle_state=LifecycleState.DELETING
@@ -514,14 +521,19 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
             lifecycle_state=LifecycleState.DELETED,
             lifecycle_changed_at=timezone.now(),
             deleted_at=timezone.now(),
-            bytes_reclaimed=freed,
+            bytes_reclaimed=F("bytes_reclaimed") + freed,
         )
         if claimed:
+            reclaimed = AssetVersion.objects.values_list("bytes_reclaimed", flat=True)
+            registered = sum(artifact.size_bytes for artifact in artifacts)
             record(
                 actor,
                 f"{version.kind}.deleted",
                 version=version,
-                details={"bytes_reclaimed": freed},
+                details={
+                    "bytes_reclaimed": reclaimed.get(pk=version_id),
+                    "registered_bytes": registered,
+                },
             )
     return freed if claimed else 0
 

@@ -20,6 +20,8 @@ from modelyard.storage.base import (
 )
 from modelyard.storage.errors import (
     BucketNotFound,
+    DeletionRefused,
+    IncompleteDeletion,
     InvalidURI,
     ObjectNotFound,
     StorageError,
@@ -39,6 +41,8 @@ from modelyard.storage.uris import ParsedURI, join_uri, parse_uri, path_to_uri, 
 __all__ = [
     "CHUNK_SIZE",
     "BucketNotFound",
+    "DeletionRefused",
+    "IncompleteDeletion",
     "InvalidURI",
     "ObjectInfo",
     "ObjectNotFound",

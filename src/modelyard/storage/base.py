@@ -116,8 +116,17 @@ class Store(abc.ABC):
     def delete(self, uri: str) -> int:
         """Delete the object at ``uri``, or every object under the prefix ``uri``.
 
-        Returns the number of bytes freed. Idempotent: deleting what is already gone
-        returns 0. Refuses (InvalidURI) to delete a whole bucket or filesystem root.
+        Returns the bytes freed, measured: what the store really removed at this call
+        (every object version in a versioned bucket, a Hive table's files at the drop,
+        the files taken off disk), never a size recorded earlier. Idempotent: deleting
+        what is already gone frees and returns 0. Refuses (InvalidURI) to delete a whole
+        bucket or filesystem root.
+
+        Removes everything it can before failing. Objects the store will not remove
+        (permissions, object lock) or that modelyard will not touch raise
+        DeletionRefused (``permanent``), others IncompleteDeletion; either way the error
+        names what is left, and its ``bytes_freed`` is what did go, so the caller can
+        count it. Deleting again after the cause is fixed finishes the job.
         """
 
     def download(

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, ClassVar, NoReturn
 from modelyard.storage.base import ObjectInfo, ProgressCallback, Store
 from modelyard.storage.errors import (
     BucketNotFound,
+    DeletionRefused,
     InvalidURI,
     ObjectNotFound,
     StorageError,
@@ -304,15 +305,19 @@ class HiveStore(Store):
         _refuse_bytes(uri, "download")
 
     def delete(self, uri: str) -> int:
-        """Drop the table and delete its data files; return the bytes freed.
+        """Drop the table and delete its data files; return the bytes freed, measured
+        at the drop (never the size the table had when it was registered).
 
         First refreshes the size statistic with ``ANALYZE ... NOSCAN`` (a file listing,
-        not a scan). A MANAGED table is then dropped with PURGE, which deletes its files;
-        the bytes freed are that size. Dropping an EXTERNAL table leaves its files
-        behind, and Spark refuses to make it managed, so everything under its location,
-        whoever put it there, is deleted through modelyard's own store for it (file:
-        or s3a:), then the table is dropped; the bytes freed are what that store
+        not a scan). A MANAGED table is then dropped with PURGE, which deletes every
+        file under its location; the bytes freed are those files, listed just before
+        the drop (see ``_measure_location``). Dropping an EXTERNAL table leaves its
+        files behind, and Spark refuses to make it managed, so everything under its
+        location, whoever put it there, is deleted through modelyard's own store for it
+        (file: or s3a:), then the table is dropped; the bytes freed are what that store
         deleted. A missing table returns 0; a missing database raises DatabaseNotFound.
+        What modelyard will not drop (a view, a partitioned external table, a location
+        it cannot reach) raises DeletionRefused and changes nothing.
         """
         target = parse_hive_uri(uri)
         with _session(target) as session:
@@ -320,7 +325,7 @@ class HiveStore(Store):
                 return 0
             info = session.describe_with_fresh_size()
             if info.kind == "MANAGED":
-                freed = info.size or 0
+                freed = _measure_location(info, target)
                 session.query(f"DROP TABLE IF EXISTS {target.qualified_name} PURGE")
                 return freed
             freed = _delete_external_data(info, target)
@@ -331,19 +336,36 @@ class HiveStore(Store):
 def _refuse_bytes(uri: str, action: str) -> NoReturn:
     raise StorageError(
         f"Cannot {action} {uri} as bytes: Hive tables are registered in place, never "
-        "uploaded or downloaded through modelyard. Read the table with Hive or Spark."
+        "uploaded or downloaded through modelyard. Read the table with Hive or Spark.",
+        permanent=True,
     )
+
+
+def _measure_location(info: HiveTableInfo, target: HiveTarget) -> int:
+    """The bytes of every file under a managed table's location, counted now.
+
+    PURGE deletes them all, Hadoop's ``.crc`` and ``_SUCCESS`` files included, which
+    Hive's size statistic leaves out; so they are listed through modelyard's own store
+    for the location. Where modelyard cannot list it (HDFS, another host's disk, an S3
+    endpoint it is not configured for, a listing that fails), the statistic ANALYZE
+    NOSCAN has just refreshed stands in: the server's own count of the data files.
+    """
+    try:
+        data_uri = location_uri(info.location, target)
+        return sum(entry.size for entry in get_store(data_uri).list_sizes(data_uri))
+    except StorageError:
+        return info.size or 0
 
 
 def _delete_external_data(info: HiveTableInfo, target: HiveTarget) -> int:
     """Delete everything under an external table's location; return the bytes freed."""
     if info.kind != "EXTERNAL":
-        raise StorageError(
+        raise DeletionRefused(
             f"Cannot delete {target.uri}: it is a {info.kind}, which holds no data. "
             f"Drop it with DROP VIEW {target.qualified_name} if it is no longer needed."
         )
     if info.partitioned:
-        raise StorageError(
+        raise DeletionRefused(
             f"Cannot delete the partitioned EXTERNAL table {target.uri}: its partitions "
             "may live outside its location, where deleting the location would miss them. "
             "Nothing was changed. Delete the partitions' files and drop the table by hand."
@@ -353,7 +375,7 @@ def _delete_external_data(info: HiveTableInfo, target: HiveTarget) -> int:
     # A location on the Hive server's own disk, or on another S3 endpoint, would look
     # empty from here: deleting "nothing" and then dropping the table would strand it.
     if info.size and not store.exists(data_uri):
-        raise StorageError(
+        raise DeletionRefused(
             f"Hive reports {info.size} bytes at {info.location} for {target.uri}, but "
             f"modelyard cannot see {data_uri} from this machine. Nothing was changed. "
             "Run the delete where that location is reachable, or delete it by hand."
@@ -368,7 +390,7 @@ def location_uri(location: str, target: HiveTarget) -> str:
         return _local_location_uri(location, rest, target)
     if scheme.lower() in ("s3", "s3a", "s3n") and rest.startswith("//"):
         return f"s3:{rest}"
-    raise StorageError(
+    raise DeletionRefused(
         f"Cannot delete the EXTERNAL table {target.uri}: its data is at {location}, and "
         "modelyard can only delete data at file: and s3a: locations. Nothing was changed. "
         f"Delete the files with your {scheme or 'storage'} tools, then drop the table "
@@ -382,7 +404,7 @@ def _local_location_uri(location: str, rest: str, target: HiveTarget) -> str:
     if rest.startswith("//"):
         authority, _, remainder = rest[2:].partition("/")
         if authority not in ("", "localhost"):
-            raise StorageError(
+            raise DeletionRefused(
                 f"Cannot delete the EXTERNAL table {target.uri}: its location {location} "
                 f"is on host {authority!r}. Delete the files there, then drop the table."
             )
@@ -394,7 +416,7 @@ def _store_for(data_uri: str, info: HiveTableInfo, target: HiveTarget) -> Store:
     try:
         return get_store(data_uri)
     except UnsupportedScheme as error:
-        raise StorageError(
+        raise DeletionRefused(
             f"Cannot delete the EXTERNAL table {target.uri}: no store is registered for "
             f"its location {info.location} ({error}). Nothing was changed."
         ) from error
@@ -515,7 +537,8 @@ def _unreadable_description(target: HiveTarget, missing: str) -> StorageError:
     return StorageError(
         f"DESCRIBE FORMATTED {target.database}.{target.table} on {target.endpoint} has no "
         f"{missing!r} row, so modelyard cannot read it. modelyard understands the Spark "
-        "Thrift Server's layout; report the server type and version."
+        "Thrift Server's layout; report the server type and version.",
+        permanent=True,
     )
 
 
@@ -530,7 +553,8 @@ def _driver(module: str) -> Any:
     except ModuleNotFoundError as error:
         raise StorageError(
             f"hive:// URIs need PyHive, which is not installed ({error}). Install it with "
-            "pip install 'PyHive[hive-pure-sasl]'."
+            "pip install 'PyHive[hive-pure-sasl]'.",
+            permanent=True,
         ) from error
 
 

@@ -3,17 +3,24 @@
 Credentials, region and endpoint come from the standard AWS configuration, including
 ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_S3`` (read by botocore itself), so one
 code path serves AWS, MinIO and the moto server used in tests.
+
+Deleting in a bucket that has ever had versioning enabled removes every object version
+and delete marker under the key, by version id: a plain delete there would only stack a
+delete marker on top and free nothing. Unversioned buckets get plain batched deletes, so
+they need no permission beyond ``s3:ListBucket`` and ``s3:DeleteObject``.
 """
 
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import hashlib
 import io
 import os
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, ClassVar
@@ -43,6 +50,8 @@ from modelyard.storage.base import (
 )
 from modelyard.storage.errors import (
     BucketNotFound,
+    DeletionRefused,
+    IncompleteDeletion,
     InvalidURI,
     ObjectNotFound,
     StorageError,
@@ -66,6 +75,10 @@ if TYPE_CHECKING:
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3 rejects smaller parts, except the last one
 MAX_PARTS = 10_000
 DELETE_BATCH_SIZE = 1000  # the most keys one DeleteObjects call accepts
+# How long a bucket found unversioned is trusted to stay so. Versioning can be switched
+# on at any time (never back off), and a stale answer would leave every byte behind.
+UNVERSIONED_RECHECK_SECONDS = 300.0
+KEPT_KEYS_SHOWN = 5  # how many undeletable keys an error message names
 SHA256_KEY = "sha256"  # object metadata key, and tag key for multipart uploads
 
 # Short connect timeout and few retries: an unreachable endpoint should fail in
@@ -87,6 +100,9 @@ _ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 )
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
+# Per-key DeleteObjects errors no retry cures: permissions, object lock, retention, legal
+# hold (AWS answers AccessDenied for those; some S3-compatible servers InvalidRequest).
+_LOCK_MARKERS = ("object lock", "retention", "legal hold", "worm", "locked")
 _UNAVAILABLE_ERRORS = (
     BotoConnectionError,  # includes EndpointConnectionError and ConnectTimeoutError
     ReadTimeoutError,
@@ -97,6 +113,9 @@ _UNAVAILABLE_ERRORS = (
 
 _clients: dict[tuple[str | None, ...], S3Client] = {}
 _clients_lock = threading.Lock()
+# Buckets by (endpoint, name): versioned ones for good, unversioned ones until a time.
+_versioned_buckets: set[tuple[str, str]] = set()
+_unversioned_until: dict[tuple[str, str], float] = {}
 
 
 def client_for_environment() -> S3Client:
@@ -110,9 +129,12 @@ def client_for_environment() -> S3Client:
 
 
 def clear_client_cache() -> None:
-    """Forget every cached client (tests that change AWS_* variables call this)."""
+    """Forget every cached client and bucket versioning status (tests that change AWS_*
+    variables call this)."""
     with _clients_lock:
         _clients.clear()
+        _versioned_buckets.clear()
+        _unversioned_until.clear()
 
 
 @dataclass(frozen=True)
@@ -220,15 +242,23 @@ class S3Store(Store):
             return upload.run(head, stream, size, progress)
 
     def delete(self, uri: str) -> int:
+        """Delete the object, or everything under the prefix; return the bytes removed.
+
+        In a versioned bucket (versioning enabled or suspended) that is every version
+        and delete marker of every key, each deleted by version id, and the bytes are
+        the sizes of the versions removed. Keys S3 refuses to delete (permissions,
+        object lock, retention, legal hold) do not stop the rest: they are gathered
+        into one DeletionRefused naming them, whose ``bytes_freed`` is what did go.
+        """
         target = _target(uri)
         if not target.key:
             raise InvalidURI(f"Refusing to delete the whole bucket {uri}; name a prefix.")
-        head = self._head(target)
-        if head is None:
-            return self._delete_prefix(target)
-        with target.errors():
-            target.client.delete_object(Bucket=target.bucket, Key=target.key)
-        return head["ContentLength"]
+        deletion = _Deletion(target)
+        if _holds_versions(target):
+            deletion.run(_versions_to_delete(target))
+        else:
+            deletion.run(self._objects_to_delete(target))
+        return deletion.finish()
 
     def _part_size(self, size: int | None) -> int:
         # Grow parts for huge known sizes; S3 allows at most MAX_PARTS parts.
@@ -285,15 +315,34 @@ class S3Store(Store):
                 relpath=key[len(target.prefix) :],
             )
 
-    def _delete_prefix(self, target: _Target) -> int:
-        freed = 0
-        batch: dict[str, int] = {}
-        for item in _iter_listing(target):  # folder markers included: remove them too
-            batch[item["Key"]] = item["Size"]
-            if len(batch) == DELETE_BATCH_SIZE:
-                freed += _delete_batch(target, batch)
-                batch = {}
-        return freed + (_delete_batch(target, batch) if batch else 0)
+    def _objects_to_delete(self, target: _Target) -> Iterator[builtins.list[_Version]]:
+        """Pages of current objects to delete in an unversioned bucket: the named object
+        if there is one, else everything under the prefix, folder markers included."""
+        head = self._head(target)
+        if head is not None:
+            yield [_Version(target.key, None, head["ContentLength"])]
+            return
+        paginator = target.client.get_paginator("list_objects_v2")
+        with target.errors():
+            for page in paginator.paginate(Bucket=target.bucket, Prefix=target.prefix):
+                yield [
+                    _Version(item["Key"], None, item["Size"]) for item in page.get("Contents", [])
+                ]
+
+
+@dataclass(frozen=True)
+class _Version:
+    """One thing to delete: a key, with a version id in a versioned bucket."""
+
+    key: str
+    version_id: str | None
+    size: int  # 0 for a delete marker
+
+    @property
+    def identifier(self) -> ObjectIdentifierTypeDef:
+        if self.version_id is None:
+            return {"Key": self.key}
+        return {"Key": self.key, "VersionId": self.version_id}
 
 
 def _iter_listing(target: _Target) -> Iterator[ObjectTypeDef]:
@@ -304,26 +353,194 @@ def _iter_listing(target: _Target) -> Iterator[ObjectTypeDef]:
             yield from page.get("Contents", [])
 
 
-def _delete_batch(target: _Target, sizes: dict[str, int]) -> int:
-    objects: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in sizes]
+def _holds_versions(target: _Target) -> bool:
+    """Whether the bucket may hold object versions: versioning enabled or suspended.
+
+    Asked once per bucket and remembered (unversioned only for a while, see
+    UNVERSIONED_RECHECK_SECONDS), so a delete costs no extra request. Without the
+    permission to ask, assume versions: listing them is right in either kind of bucket.
+    """
+    bucket = (target.endpoint, target.bucket)
+    with _clients_lock:
+        if bucket in _versioned_buckets:
+            return True
+        if _unversioned_until.get(bucket, 0.0) > time.monotonic():
+            return False
     with target.errors():
-        response = target.client.delete_objects(
-            Bucket=target.bucket, Delete={"Objects": objects, "Quiet": True}
+        try:
+            status = target.client.get_bucket_versioning(Bucket=target.bucket).get("Status")
+        except ClientError as error:
+            if _error_code(error) in _ACCESS_DENIED_CODES:
+                return True
+            raise
+    with _clients_lock:
+        if status:  # "Enabled" or "Suspended": old versions may exist either way
+            _versioned_buckets.add(bucket)
+        else:
+            _unversioned_until[bucket] = time.monotonic() + UNVERSIONED_RECHECK_SECONDS
+    return bool(status)
+
+
+def _versions_to_delete(target: _Target) -> Iterator[list[_Version]]:
+    """Pages of every version and delete marker of the named key if it has any, else of
+    every key under the prefix. Mirrors the unversioned rule (the object, else the
+    prefix), judged by versions so that a key hidden by a delete marker still counts."""
+    if target.names_object:
+        exact = _versions_of_key(target)
+        if exact:
+            yield exact
+            return
+    yield from _one_page_ahead(_iter_version_pages(target, target.prefix))
+
+
+def _one_page_ahead(pages: Iterator[list[_Version]]) -> Iterator[list[_Version]]:
+    """Hand out each page only once the next one has been listed.
+
+    A version listing resumes after the last version of the previous page. S3 does
+    not mind if that version has been deleted meanwhile, but some S3-compatible
+    servers (moto among them) then end the listing early, leaving the rest behind.
+    """
+    previous: list[_Version] | None = None
+    for page in pages:
+        if previous is not None:
+            yield previous
+        previous = page
+    if previous is not None:
+        yield previous
+
+
+def _versions_of_key(target: _Target) -> list[_Version]:
+    """The versions of exactly ``target.key``. Listing by prefix also returns longer
+    keys; they sort after it, so listing stops at the first page that reaches one."""
+    found: list[_Version] = []
+    for page in _iter_version_pages(target, target.key):
+        found += [version for version in page if version.key == target.key]
+        if any(version.key != target.key for version in page):
+            break
+    return found
+
+
+def _iter_version_pages(target: _Target, prefix: str) -> Iterator[list[_Version]]:
+    """Each page of ListObjectVersions under ``prefix``: versions and delete markers."""
+    paginator = target.client.get_paginator("list_object_versions")
+    with target.errors():
+        for page in paginator.paginate(Bucket=target.bucket, Prefix=prefix):
+            versions = [
+                _Version(item["Key"], item["VersionId"], item["Size"])
+                for item in page.get("Versions", [])
+            ]
+            markers = [
+                _Version(item["Key"], item["VersionId"], 0)
+                for item in page.get("DeleteMarkers", [])
+            ]
+            yield versions + markers
+
+
+@dataclass
+class _Deletion:
+    """Deletes in batches of DELETE_BATCH_SIZE, counting what went and what S3 refused.
+
+    Failed keys do not stop later batches: one locked object should not keep the rest
+    of a prefix alive. ``finish`` then reports them all at once.
+    """
+
+    target: _Target
+    freed: int = 0
+    refused: list[tuple[_Version, ErrorTypeDef]] = field(default_factory=list)
+    failed: list[tuple[_Version, ErrorTypeDef]] = field(default_factory=list)
+
+    def run(self, pages: Iterable[list[_Version]]) -> None:
+        try:
+            for page in pages:
+                for start in range(0, len(page), DELETE_BATCH_SIZE):
+                    self._delete(page[start : start + DELETE_BATCH_SIZE])
+        except StorageError as error:
+            error.bytes_freed = self.freed  # the batches before the failure did go
+            raise
+
+    def _delete(self, batch: list[_Version]) -> None:
+        objects = [version.identifier for version in batch]
+        with self.target.errors():
+            response = self.target.client.delete_objects(
+                Bucket=self.target.bucket, Delete={"Objects": objects, "Quiet": True}
+            )
+        errors = response.get("Errors", [])
+        undeleted = _match_errors(batch, errors)
+        self.freed += sum(version.size for version in batch if version not in undeleted)
+        for version, error in undeleted.items():
+            permanent = _is_permanent_refusal(error)
+            (self.refused if permanent else self.failed).append((version, error))
+
+    def finish(self) -> int:
+        """Return the bytes freed, or raise naming every key that could not be deleted."""
+        if self.refused:
+            raise DeletionRefused(
+                self._message(self.refused + self.failed)
+                + " Object lock, retention or a legal hold keeps a version until it lapses "
+                "or is lifted; access denied needs s3:DeleteObject (and "
+                "s3:DeleteObjectVersion in a versioned bucket). Fix that, then delete "
+                "again: what is already gone is not deleted twice.",
+                bytes_freed=self.freed,
+                bytes_kept=_total(self.refused + self.failed),
+                kept=[version.key for version, _ in self.refused + self.failed],
+            )
+        if self.failed:
+            raise IncompleteDeletion(
+                self._message(self.failed) + " Retry the delete: it is idempotent.",
+                bytes_freed=self.freed,
+            )
+        return self.freed
+
+    def _message(self, undeleted: list[tuple[_Version, ErrorTypeDef]]) -> str:
+        shown = "; ".join(
+            f"{version.key!r}{_version_label(version)}: {_reason(error)}"
+            for version, error in undeleted[:KEPT_KEYS_SHOWN]
         )
-    if errors := response.get("Errors"):
-        raise _delete_failure(target, errors)
-    return sum(sizes.values())
+        more = len(undeleted) - KEPT_KEYS_SHOWN
+        return (
+            f"Could not delete {len(undeleted)} object version(s) under {self.target.uri} "
+            f"at {self.target.endpoint}; their {_total(undeleted):,} bytes are not "
+            f"reclaimed ({self.freed:,} bytes were). {shown}"
+            + (f"; and {more} more." if more > 0 else ".")
+        )
 
 
-def _delete_failure(target: _Target, errors: list[ErrorTypeDef]) -> StorageError:
-    first = errors[0]
-    detail = (
-        f"Could not delete {len(errors)} object(s) under {target.uri}, e.g. "
-        f"{first.get('Key')!r}: {first.get('Code')} {first.get('Message', '')}".rstrip()
-    )
-    if first.get("Code") in _ACCESS_DENIED_CODES:
-        return StoreAccessDenied(target.endpoint, target.bucket, detail)
-    return StorageError(f"{detail}. Retry the delete: it is idempotent.")
+def _match_errors(
+    batch: list[_Version], errors: list[ErrorTypeDef]
+) -> dict[_Version, ErrorTypeDef]:
+    """Which versions of the batch each error is about.
+
+    An error naming a version id matches that version; one naming only a key (some
+    S3-compatible servers) matches every version of that key in the batch, so the
+    bytes freed are never overstated.
+    """
+    by_version = {(e.get("Key"), e.get("VersionId")): e for e in errors if e.get("VersionId")}
+    by_key = {e.get("Key"): e for e in errors if not e.get("VersionId")}
+    matched: dict[_Version, ErrorTypeDef] = {}
+    for version in batch:
+        error = by_version.get((version.key, version.version_id)) or by_key.get(version.key)
+        if error is not None:
+            matched[version] = error
+    return matched
+
+
+def _is_permanent_refusal(error: ErrorTypeDef) -> bool:
+    code, message = error.get("Code", ""), error.get("Message", "").lower()
+    if code in _ACCESS_DENIED_CODES or code == "MethodNotAllowed":
+        return True
+    return code == "InvalidRequest" and any(marker in message for marker in _LOCK_MARKERS)
+
+
+def _reason(error: ErrorTypeDef) -> str:
+    return f"{error.get('Code', '')} {error.get('Message', '')}".strip()
+
+
+def _version_label(version: _Version) -> str:
+    return f" (version {version.version_id})" if version.version_id else ""
+
+
+def _total(undeleted: list[tuple[_Version, ErrorTypeDef]]) -> int:
+    return sum(version.size for version, _ in undeleted)
 
 
 def _tagged_sha256(target: _Target) -> str | None:
