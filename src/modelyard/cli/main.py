@@ -5,16 +5,71 @@ the configured database. Catalog commands (teams, models, datasets, featuresets,
 artifacts) are clients of the REST API, so they work the same from a laptop against a
 remote server: they read MODELYARD_URL and MODELYARD_TOKEN (or the token `modelyard up`
 saved under MODELYARD_HOME).
+
+Every command runs inside one error boundary (`Boundary`): an error the user can fix or wait
+out ends as one line on stderr and exit code 1, whatever group the command belongs to.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelyard.cli import catalog, deploy, jobs, lifecycle, operate, score
+from modelyard.client import ApiError, ClientError
+from modelyard.config import ConfigError
+from modelyard.lib.errors import ModelyardError
+from modelyard.storage.errors import StorageError
+
+# What a user can act on: the server's refusal or absence, bad settings, a store that failed.
+# ConnectionError and TimeoutError cover the in-process commands' own sockets (Redis, SMTP).
+_EXPECTED = (ClientError, ModelyardError, StorageError, ConfigError, ConnectionError, TimeoutError)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Boundary(click.Group):
+    """The CLI's one error boundary: expected errors become one line, anything else is a bug
+    and keeps its traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            message = expected_error_message(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def expected_error_message(error: Exception) -> str | None:
+    """The line to show for an expected error, or None when the error is a bug."""
+    if isinstance(error, ApiError | ModelyardError):
+        message = error.message
+    elif isinstance(error, _EXPECTED):
+        message = str(error)
+    else:
+        message = _django_message(error)
+    if message is None:
+        return None
+    return " ".join(message.split())  # one line, even for a driver's multi-line message
+
+
+def _django_message(error: Exception) -> str | None:
+    # Imported here, not at the top: catalog commands never load Django.
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(error, OperationalError | InterfaceError):
+        return (
+            f"Database error: {error}. Check MODELYARD_DATABASE_URL, that the database "
+            "server is running, and that `modelyard migrate` has run."
+        )
+    if isinstance(error, ImproperlyConfigured):
+        return str(error)
+    return None
+
+
+@click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="modelyard")
 def cli() -> None:
     """modelyard: keep models and data sets in order, from registration to retirement."""
