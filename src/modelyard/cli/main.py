@@ -61,7 +61,7 @@ def _django_message(error: Exception) -> str | None:
 
     if isinstance(error, OperationalError | InterfaceError):
         return (
-            f"Database error: {error}. Check MODELYARD_DATABASE_URL, that the database "
+            f"Database error ({error}). Check MODELYARD_DATABASE_URL, that the database "
             "server is running, and that `modelyard migrate` has run."
         )
     if isinstance(error, ImproperlyConfigured):

@@ -48,7 +48,9 @@ class Unprocessable(ModelyardError):
     status = 422
 
 
-def from_storage(error: StorageError, subject: str = "", *, uri_given: bool = False) -> ModelyardError:
+def from_storage(
+    error: StorageError, subject: str = "", *, uri_given: bool = False
+) -> ModelyardError:
     """The one translation of a storage failure into an answer for the caller.
 
     A store that did not answer is Unavailable (retrying later may work). Nothing at a URI is
