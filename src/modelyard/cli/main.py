@@ -12,6 +12,7 @@ out ends as one line on stderr and exit code 1, whatever group the command belon
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -43,19 +44,20 @@ class Boundary(click.Group):
 
 def expected_error_message(error: Exception) -> str | None:
     """The line to show for an expected error, or None when the error is a bug."""
+    message: str | None
     if isinstance(error, ApiError | ModelyardError):
         message = error.message
     elif isinstance(error, _EXPECTED):
         message = str(error)
     else:
         message = _django_message(error)
-    if message is None:
-        return None
-    return " ".join(message.split())  # one line, even for a driver's multi-line message
+    # One line, even for a database driver's multi-line message.
+    return " ".join(message.split()) if message is not None else None
 
 
 def _django_message(error: Exception) -> str | None:
-    # Imported here, not at the top: catalog commands never load Django.
+    if "django.db" not in sys.modules:  # then the error cannot be one of Django's
+        return None
     from django.core.exceptions import ImproperlyConfigured
     from django.db import InterfaceError, OperationalError
 
