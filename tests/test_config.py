@@ -50,7 +50,6 @@ def test_defaults_live_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert config.artifact_root(tmp_path) == (tmp_path / "artifacts").as_uri()
 
 
-
 def test_redis_defaults_to_a_redis_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MODELYARD_REDIS_URL", raising=False)
     assert config.redis_url("redis://broker:6379/0") == "redis://broker:6379/0"
@@ -79,6 +78,7 @@ def test_the_saved_token_is_private_even_over_an_open_file(
     assert path == config.token_path() == tmp_path / "home" / "token"
     assert path.read_text() == "my_new\n"
     assert path.stat().st_mode & 0o777 == 0o600
+
 
 # --- every variable modelyard reads is in the README's configuration table -------------------
 
