@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import kombu.exceptions
 import pytest
+import redis
 
+from modelyard.cli.main import expected_error_message
 from modelyard.client import Client
 from tests.fixtures.cli import Cli, invoke, write
 
@@ -255,7 +258,7 @@ def test_every_in_process_command_says_one_line_when_the_database_is_down(
         assert process.returncode == 1, (command, stderr)
         assert stdout == "", (command, stdout)
         assert stderr.count("\n") == 1, (command, stderr)
-        assert stderr.startswith("Error: Database error ("), (command, stderr)
+        assert stderr.startswith("Error: The database failed ("), (command, stderr)
         assert "MODELYARD_DATABASE_URL" in stderr
 
 
@@ -288,3 +291,24 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     result = invoke("teams", "list", env={**env, "MODELYARD_HOME": str(tmp_path)})
 
     assert isinstance(result.exception, KeyError)
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            redis.ConnectionError("Error 111 connecting to 127.0.0.1:1.\nConnection refused."),
+            "Redis failed (Error 111 connecting to 127.0.0.1:1. Connection refused.). "
+            "Check MODELYARD_REDIS_URL and that Redis is running.",
+        ),
+        (
+            kombu.exceptions.OperationalError("[Errno 111] Connection refused"),
+            "The broker failed ([Errno 111] Connection refused). Check MODELYARD_BROKER_URL "
+            "and that the broker is running.",
+        ),
+        (ConnectionRefusedError(111, "Connection refused"), "[Errno 111] Connection refused"),
+        (KeyError("x"), None),
+    ],
+)
+def test_services_used_in_process_fail_in_one_line(error: Exception, line: str | None) -> None:
+    assert expected_error_message(error) == line

@@ -50,24 +50,40 @@ def expected_error_message(error: Exception) -> str | None:
     elif isinstance(error, _EXPECTED):
         message = str(error)
     else:
-        message = _django_message(error)
+        message = _service_message(error)
     # One line, even for a database driver's multi-line message.
     return " ".join(message.split()) if message is not None else None
 
 
-def _django_message(error: Exception) -> str | None:
-    if "django.db" not in sys.modules:  # then the error cannot be one of Django's
-        return None
-    from django.core.exceptions import ImproperlyConfigured
-    from django.db import InterfaceError, OperationalError
+def _service_message(error: Exception) -> str | None:
+    """The database, Redis or the broker (used in-process by operator commands) failing.
 
-    if isinstance(error, OperationalError | InterfaceError):
-        return (
-            f"Database error ({error}). Check MODELYARD_DATABASE_URL, that the database "
-            "server is running, and that `modelyard migrate` has run."
-        )
-    if isinstance(error, ImproperlyConfigured):
-        return str(error)
+    Each library is asked only when it is loaded: otherwise the error cannot be one of its.
+    """
+    if "django.db" in sys.modules:
+        from django.core.exceptions import ImproperlyConfigured
+        from django.db import InterfaceError, OperationalError
+
+        if isinstance(error, OperationalError | InterfaceError):
+            return (
+                f"The database failed ({error}). Check MODELYARD_DATABASE_URL, that the "
+                "database server is running, and that `modelyard migrate` has run."
+            )
+        if isinstance(error, ImproperlyConfigured):
+            return str(error)
+    if "redis" in sys.modules:
+        from redis import RedisError
+
+        if isinstance(error, RedisError):
+            return f"Redis failed ({error}). Check MODELYARD_REDIS_URL and that Redis is running."
+    if "kombu" in sys.modules:
+        from kombu.exceptions import OperationalError as BrokerError
+
+        if isinstance(error, BrokerError):
+            return (
+                f"The broker failed ({error}). Check MODELYARD_BROKER_URL and that the broker "
+                "is running."
+            )
     return None
 
 
