@@ -304,7 +304,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         (
             kombu.exceptions.OperationalError("[Errno 111] Connection refused"),
             "The broker failed ([Errno 111] Connection refused). Check MODELYARD_BROKER_URL "
-            "and that the broker is running.",
+            "and that it is running.",
         ),
         (ConnectionRefusedError(111, "Connection refused"), "[Errno 111] Connection refused"),
         (KeyError("x"), None),

@@ -13,6 +13,7 @@ out ends as one line on stderr and exit code 1, whatever group the command belon
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -57,34 +58,48 @@ def expected_error_message(error: Exception) -> str | None:
 
 def _service_message(error: Exception) -> str | None:
     """The database, Redis or the broker (used in-process by operator commands) failing.
-
-    Each library is asked only when it is loaded: otherwise the error cannot be one of its.
-    """
-    if "django.db" in sys.modules:
-        from django.core.exceptions import ImproperlyConfigured
-        from django.db import InterfaceError, OperationalError
-
-        if isinstance(error, OperationalError | InterfaceError):
-            return (
-                f"The database failed ({error}). Check MODELYARD_DATABASE_URL, that the "
-                "database server is running, and that `modelyard migrate` has run."
-            )
-        if isinstance(error, ImproperlyConfigured):
-            return str(error)
-    if "redis" in sys.modules:
-        from redis import RedisError
-
-        if isinstance(error, RedisError):
-            return f"Redis failed ({error}). Check MODELYARD_REDIS_URL and that Redis is running."
-    if "kombu" in sys.modules:
-        from kombu.exceptions import OperationalError as BrokerError
-
-        if isinstance(error, BrokerError):
-            return (
-                f"The broker failed ({error}). Check MODELYARD_BROKER_URL and that the broker "
-                "is running."
-            )
+    A library is asked only once it is loaded: until then the error cannot be one of its."""
+    for library, explain in _SERVICES:
+        if library in sys.modules and (message := explain(error)) is not None:
+            return message
     return None
+
+
+def _database_message(error: Exception) -> str | None:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(error, ImproperlyConfigured):
+        return str(error)
+    if not isinstance(error, OperationalError | InterfaceError):
+        return None
+    return (
+        f"The database failed ({error}). Check MODELYARD_DATABASE_URL, that the database "
+        "server is running, and that `modelyard migrate` has run."
+    )
+
+
+def _redis_message(error: Exception) -> str | None:
+    from redis import RedisError
+
+    if not isinstance(error, RedisError):
+        return None
+    return f"Redis failed ({error}). Check MODELYARD_REDIS_URL and that Redis is running."
+
+
+def _broker_message(error: Exception) -> str | None:
+    from kombu.exceptions import OperationalError
+
+    if not isinstance(error, OperationalError):
+        return None
+    return f"The broker failed ({error}). Check MODELYARD_BROKER_URL and that it is running."
+
+
+_SERVICES: tuple[tuple[str, Callable[[Exception], str | None]], ...] = (
+    ("django.db", _database_message),
+    ("redis", _redis_message),
+    ("kombu", _broker_message),
+)
 
 
 @click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
