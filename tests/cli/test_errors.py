@@ -312,3 +312,12 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 )
 def test_services_used_in_process_fail_in_one_line(error: Exception, line: str | None) -> None:
     assert expected_error_message(error) == line
+
+
+@pytest.mark.django_db
+def test_a_token_for_an_unknown_user_says_how_to_create_the_user(tmp_path: Path) -> None:
+    result = invoke("token", "create", "nobody", env={"MODELYARD_HOME": str(tmp_path)})
+
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "Create it with `modelyard users create`." in result.stderr
