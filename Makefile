@@ -30,10 +30,11 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy src
+	$(BIN)/lint-imports --no-logo
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .modelyard .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .modelyard .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

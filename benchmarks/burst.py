@@ -260,7 +260,7 @@ def start_workers(home: Path, queues: Sequence[str]) -> list[subprocess.Popen[by
 def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     from modelyard.cli.operate import server_argv
 
-    port = free_port()
+    port = common.free_port()
     process = start_process(
         server_argv("127.0.0.1", port, SERVER_PROCESSES, SERVER_THREADS), home / "server.log"
     )
@@ -274,14 +274,6 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
                 return process, base_url
         time.sleep(0.2)
     raise RuntimeError("gunicorn did not answer /healthz within 60 s")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for_workers(timeout: float = 60) -> None:

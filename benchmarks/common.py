@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -108,6 +109,13 @@ def finish(database: str, home: Path, keep: bool) -> None:
         return
     drop_database(database)
     shutil.rmtree(home, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on once the probe closes (for a server a benchmark starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import statistics
 import subprocess
 import time
@@ -134,17 +133,11 @@ def scenarios(total: int, cutoff: datetime) -> list[Scenario]:
 # --- the web server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     """`modelyard server` with one process; two threads select gunicorn's keep-alive worker."""
     from modelyard.cli.operate import server_argv
 
-    port = free_port()
+    port = common.free_port()
     with (home / "server.log").open("wb") as log:
         process = subprocess.Popen(
             server_argv("127.0.0.1", port, workers=1, threads=2),

@@ -64,7 +64,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -371,16 +370,9 @@ def _modelyard(environment: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def server_running(registry: Registry, work: Path) -> Iterator[None]:
-    port = free_port()
+    port = common.free_port()
     argv = [str(VENV_BIN / "modelyard"), "server", "--port", str(port), "--workers", "1"]
     with (work / "server.log").open("wb") as log:
         registry.server = subprocess.Popen(

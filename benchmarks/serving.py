@@ -45,7 +45,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -405,16 +404,9 @@ def build_servers(models: Models, args: argparse.Namespace, home: Path) -> list[
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running(server: Server, work: Path) -> Iterator[Running]:
-    port = free_port()
+    port = common.free_port()
     log = work / f"{server.name}-{port}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,123 @@ def test_defaults_live_under_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         monkeypatch.delenv(name, raising=False)
     assert config.database_url(tmp_path) == f"sqlite:///{tmp_path}/modelyard.sqlite3"
     assert config.artifact_root(tmp_path) == (tmp_path / "artifacts").as_uri()
+
+
+def test_redis_defaults_to_a_redis_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODELYARD_REDIS_URL", raising=False)
+    assert config.redis_url("redis://broker:6379/0") == "redis://broker:6379/0"
+    assert config.redis_url("filesystem://localhost/") == ""
+    monkeypatch.setenv("MODELYARD_REDIS_URL", "redis://cache:6379/2")
+    assert config.redis_url("redis://broker:6379/0") == "redis://cache:6379/2"
+
+
+def test_a_secret_is_taken_exactly_as_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELYARD_HIVE_PASSWORD", " pass word ")
+    assert config.env_secret("MODELYARD_HIVE_PASSWORD") == " pass word "
+    monkeypatch.setenv("MODELYARD_HIVE_PASSWORD", "")
+    assert config.env_secret("MODELYARD_HIVE_PASSWORD") is None
+
+
+def test_the_saved_token_is_private_even_over_an_open_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "token").write_text("old")
+    (tmp_path / "home" / "token").chmod(0o644)
+
+    path = config.save_token("my_new")
+
+    assert path == config.token_path() == tmp_path / "home" / "token"
+    assert path.read_text() == "my_new\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+# --- every variable modelyard reads is in the README's configuration table -------------------
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+# The operating system's own, passed through to a run's process: not configuration.
+OPERATING_SYSTEM = {"PATH"}
+_ENV_HELPERS = {
+    "env_str",
+    "env_int",
+    "env_float",
+    "env_bool",
+    "env_list",
+    "env_choice",
+    "env_secret",
+}
+
+
+def _is_os_environ(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "environ"
+
+
+def _literal(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def variables_read(tree: ast.AST) -> set[str]:
+    """Names read with a literal: os.environ.get/[...], os.getenv, `in os.environ`, env_*()."""
+    names = set()
+    for node in ast.walk(tree):
+        name = None
+        if isinstance(node, ast.Call):
+            function = node.func
+            called = (
+                function.attr
+                if isinstance(function, ast.Attribute)
+                else getattr(function, "id", None)
+            )
+            reads_environ = called == "get" and _is_os_environ(getattr(function, "value", None))
+            if reads_environ or called == "getenv" or called in _ENV_HELPERS:
+                name = _literal(node.args[0]) if node.args else None
+        elif isinstance(node, ast.Subscript) and _is_os_environ(node.value):
+            if isinstance(node.ctx, ast.Load):
+                name = _literal(node.slice)
+        elif isinstance(node, ast.Compare) and any(_is_os_environ(c) for c in node.comparators):
+            name = _literal(node.left)
+        if name:
+            names.add(name)
+    return names
+
+
+def readme_variables() -> set[str]:
+    section = (REPOSITORY / "README.md").read_text().split("## Configuration", 1)[1]
+    table = section.split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def test_the_scanner_finds_every_way_of_reading() -> None:
+    source = """
+import os
+from modelyard import config
+a = os.environ.get("A_GET")
+b = os.environ["B_ITEM"]
+c = os.getenv("C_GETENV")
+d = "D_IN" in os.environ
+e = config.env_int("E_HELPER", 1)
+f = env_str("F_HELPER", "")
+os.environ["NOT_A_READ"] = "1"
+os.environ.setdefault("NOT_A_READ_EITHER", "1")
+"""
+    assert variables_read(ast.parse(source)) == {
+        "A_GET",
+        "B_ITEM",
+        "C_GETENV",
+        "D_IN",
+        "E_HELPER",
+        "F_HELPER",
+    }
+
+
+def test_every_variable_read_in_src_is_in_the_readme_table() -> None:
+    listed = readme_variables()
+    unlisted = {
+        f"{name} ({path.relative_to(REPOSITORY)})"
+        for path in (REPOSITORY / "src").rglob("*.py")
+        for name in variables_read(ast.parse(path.read_text()))
+        if name not in listed | OPERATING_SYSTEM
+    }
+    assert not unlisted, f"add these to the README's configuration table: {sorted(unlisted)}"

@@ -446,7 +446,7 @@ def _configured_token() -> str:
     token = config.env_str("MODELYARD_TOKEN", "")
     if token:
         return token
-    saved = config.home_path() / "token"
+    saved = config.token_path()
     if saved.is_file() and saved.read_text().strip():
         return saved.read_text().strip()
     raise ClientError(

@@ -24,6 +24,11 @@ def env_str(name: str, default: str) -> str:
     return value or default
 
 
+def env_secret(name: str) -> str | None:
+    """A credential, taken exactly as set (spaces may be part of it); None when unset or empty."""
+    return os.environ.get(name) or None
+
+
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -96,7 +101,7 @@ def secret_key(home_dir: Path) -> str:
     Generating it keeps `modelyard up` free of set-up steps while staying stable across
     restarts, so signed links and sessions survive a restart.
     """
-    configured = os.environ.get("MODELYARD_SECRET_KEY", "").strip()
+    configured = env_str("MODELYARD_SECRET_KEY", "")
     if configured:
         return configured
     key_file = home_dir / "secret_key"
@@ -105,6 +110,22 @@ def secret_key(home_dir: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
+
+
+def token_path() -> Path:
+    """Where the CLI keeps the API token that `token create --save` and `modelyard up` save."""
+    return home_path() / "token"
+
+
+def save_token(raw: str) -> Path:
+    """Write the CLI's token under HOME, readable by this user only (it is a credential)."""
+    home()
+    path = token_path()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as handle:
+        handle.write(raw + "\n")
+    return path
 
 
 def artifact_root(home_dir: Path) -> str:
@@ -121,6 +142,7 @@ def broker_url(home_dir: Path) -> str:
     return env_str("MODELYARD_BROKER_URL", "filesystem://localhost/")
 
 
-def redis_url() -> str:
-    """Where write-behind access tracking buffers hits; empty means in-process memory."""
-    return env_str("MODELYARD_REDIS_URL", "")
+def redis_url(broker: str) -> str:
+    """Where access records are merged and promotions announced: MODELYARD_REDIS_URL, else the
+    broker when it is Redis; empty means each process writes its own and servers only poll."""
+    return env_str("MODELYARD_REDIS_URL", broker if broker.startswith("redis") else "")

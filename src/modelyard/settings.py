@@ -112,9 +112,7 @@ ARTIFACT_ROOT = config.artifact_root(HOME)
 ADMIN_EMAILS = config.env_list("MODELYARD_ADMIN_EMAILS")
 ACCESS_FLUSH_SECONDS = config.env_float("MODELYARD_ACCESS_FLUSH_SECONDS", 5.0, minimum=0.1)
 BROKER_URL = config.broker_url(HOME)
-REDIS_URL = config.env_str(
-    "MODELYARD_REDIS_URL", BROKER_URL if BROKER_URL.startswith("redis") else ""
-)
+REDIS_URL = config.redis_url(BROKER_URL)
 API_PAGE_SIZE_MAX = 500
 
 # --- mail ----------------------------------------------------------------------------------

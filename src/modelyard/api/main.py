@@ -19,7 +19,7 @@ from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
 from modelyard.deployment.api import router as deployment_router
 from modelyard.jobs.api import router as jobs_router
-from modelyard.lib.errors import ModelyardError
+from modelyard.lib.errors import ModelyardError, from_storage
 from modelyard.lifecycle.api import router as lifecycle_router
 from modelyard.registry.api import build_kind_router, versions_router
 from modelyard.registry.models import PLURAL
@@ -120,9 +120,4 @@ def on_not_found(request: HttpRequest, error: Http404) -> HttpResponse:
 
 @api.exception_handler(storage.StorageError)
 def on_storage_error(request: HttpRequest, error: storage.StorageError) -> HttpResponse:
-    status = 400
-    if isinstance(error, storage.StoreUnavailable):
-        status = 503
-    elif isinstance(error, storage.ObjectNotFound):
-        status = 404
-    return error_response(request, status, str(error))
+    return on_modelyard_error(request, from_storage(error))

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.filesize import decimal
 from rich.table import Table
 
-from modelyard.client import KINDS, Client, ClientError, Json, Progress, Upstream
+from modelyard.client import KINDS, Client, Json, Progress, Upstream
 
 LABELS = {"model": "models", "dataset": "data sets", "featureset": "feature sets"}
 NOUNS = {"model": "Model", "dataset": "Data set", "featureset": "Feature set"}
@@ -30,16 +30,6 @@ NOUNS = {"model": "Model", "dataset": "Data set", "featureset": "Feature set"}
 STATES = ("active", "noticed", "final_notice", "deleting", "deleted")
 _AGO = re.compile(r"^(\d+)([hdw])$")
 _AGO_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-class CatalogGroup(click.Group):
-    """Shows what the server or the client said as one line, with no traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ClientError as error:
-            raise click.ClickException(str(error)) from None
 
 
 # --- option types ------------------------------------------------------------------------
@@ -213,7 +203,7 @@ def _transfer(description: str) -> Iterator[Progress]:
 # --- teams -------------------------------------------------------------------------------
 
 
-@click.group(cls=CatalogGroup)
+@click.group()
 def teams() -> None:
     """Teams own assets: members register versions, owners move aliases and members."""
 
@@ -316,7 +306,7 @@ def teams_remove_member(team: str, username: str) -> None:
 
 def kind_group(kind: str) -> click.Group:
     """One group per asset kind; the kinds share every command, as they share the API."""
-    group = CatalogGroup(KINDS[kind], help=f"Register, find and inspect {LABELS[kind]}.")
+    group = click.Group(KINDS[kind], help=f"Register, find and inspect {LABELS[kind]}.")
     for build in (
         _register_command,
         _list_command,
@@ -602,7 +592,7 @@ def _alias_command(kind: str) -> click.Command:
 # --- artifacts ---------------------------------------------------------------------------
 
 
-@click.group(cls=CatalogGroup)
+@click.group()
 def artifacts() -> None:
     """The bytes of a version."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -23,20 +25,19 @@ def _print_promotion(promotion: Json) -> None:
     _print_report(promotion.get("report") or {})
 
 
-class DeployCommand(click.Command):
-    """One line for client errors; a refused gate also prints its report."""
+@contextmanager
+def _refusal_report() -> Iterator[None]:
+    """A refused promotion also shows the gate's report; the CLI's boundary prints the error."""
+    try:
+        yield
+    except ApiError as error:
+        if error.body.get("report"):
+            click.echo("The gate refused the promotion:", err=True)
+            _print_report(error.body["report"])
+        raise
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ApiError as error:
-            if error.body.get("report"):
-                click.echo("The gate refused the promotion:", err=True)
-                _print_report(error.body["report"])
-            raise click.ClickException(error.message) from None
 
-
-@click.command(cls=DeployCommand)
+@click.command()
 @click.argument("model", metavar="TEAM/NAME")
 @click.argument("version", type=int)
 @click.option("--to", "alias", default="production", show_default=True, help="Environment alias.")
@@ -45,12 +46,12 @@ class DeployCommand(click.Command):
 @json_option
 def promote(model: str, version: int, alias: str, force: bool, reason: str, as_json: bool) -> None:
     """Move MODEL's alias to VERSION if it passes the gate (signature, champion)."""
-    with Client() as client:
+    with Client() as client, _refusal_report():
         promotion = client.promote(model, version, alias, force=force, reason=reason)
     _print_json(promotion) if as_json else _print_promotion(promotion)
 
 
-@click.command(cls=DeployCommand)
+@click.command()
 @click.argument("model", metavar="TEAM/NAME")
 @click.option("--env", "alias", default="production", show_default=True, help="Alias to roll back.")
 @click.option("--reason", default="", help="Why (audited).")
@@ -62,7 +63,7 @@ def rollback(model: str, alias: str, reason: str, as_json: bool) -> None:
     _print_json(promotion) if as_json else _print_promotion(promotion)
 
 
-@click.command(cls=DeployCommand)
+@click.command()
 @click.argument("model", metavar="TEAM/NAME")
 @json_option
 def promotions(model: str, as_json: bool) -> None:
@@ -77,7 +78,7 @@ def promotions(model: str, as_json: bool) -> None:
         _print_promotion(row)
 
 
-@click.command(cls=DeployCommand)
+@click.command()
 @click.argument("model", metavar="TEAM/NAME")
 @click.option("--metric", help="roc_auc, accuracy, f1, log_loss, rmse, mae or r2.")
 @click.option("--tolerance", type=float, help="How much worse than the holder is allowed.")
@@ -153,13 +154,12 @@ def serve(
     from modelyard.cli.operate import django_setup
 
     django_setup()
-    from modelyard.lib.errors import ModelyardError
     from modelyard.serving.fleet import ServeError
     from modelyard.serving.server import run
 
     try:
         app = build_app(options)
-    except (ServeError, ModelyardError) as error:
+    except ServeError as error:
         raise click.ClickException(str(error)) from None
     for slot in app.fleet.slots.values():
         status = slot.status()

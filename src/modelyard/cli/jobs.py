@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from modelyard.cli.catalog import CatalogGroup, _console, _print_json, _table, json_option
-from modelyard.client import ApiError, Client, Json
+from modelyard.cli.catalog import _console, _print_json, _table, json_option
+from modelyard.client import Client, Json
 
 
-class JobsCommand(click.Command):
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ApiError as error:
-            raise click.ClickException(error.message) from None
-
-
-@click.command(cls=JobsCommand)
+@click.command()
 @click.option(
     "-f",
     "--file",
@@ -41,7 +32,7 @@ def apply(path: Path, dry_run: bool) -> None:
         click.echo(f"{verb} {len(result['changes'])} change(s) to {result['project']}.")
 
 
-@click.group(cls=CatalogGroup)
+@click.group()
 def runs() -> None:
     """Runs of projects' commands: list, show (with logs), start, cancel, re-run."""
 
@@ -126,7 +117,7 @@ def runs_rerun(run_id: int) -> None:
         _print_run(client.rerun(run_id))
 
 
-@click.group(cls=CatalogGroup)
+@click.group()
 def events() -> None:
     """External events that trigger the commands listening for them."""
 

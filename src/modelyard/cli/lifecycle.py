@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,19 +170,18 @@ def policy_set(
     from modelyard.accounts.services import get_team
     from modelyard.lifecycle.services import set_policy
 
-    with _errors():
-        found = get_team(team) if team else None
-        saved = set_policy(
-            "cli",
-            kind=kind or "",
-            team=found,
-            environment=environment or "",
-            first=first,
-            final=final,
-            delete=delete,
-            grace=grace,
-            keep_newest=keep_newest,
-        )
+    found = get_team(team) if team else None
+    saved = set_policy(
+        "cli",
+        kind=kind or "",
+        team=found,
+        environment=environment or "",
+        first=first,
+        final=final,
+        delete=delete,
+        grace=grace,
+        keep_newest=keep_newest,
+    )
     click.echo(f"Policy {saved}")
 
 
@@ -199,17 +196,6 @@ def _version(kind: str, ref_text: str) -> Any:
     return services.get_version(asset, ref.version or asset.latest_version)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn a user-facing error into a one-line CLI error."""
-    from modelyard.lib.errors import ModelyardError
-
-    try:
-        yield
-    except ModelyardError as error:
-        raise click.ClickException(error.message) from None
-
-
 kind_option = click.option("--kind", type=click.Choice(KINDS), default="model", show_default=True)
 
 
@@ -222,8 +208,7 @@ def keep(ref: str, kind: str, reason: str) -> None:
     django_setup()
     from modelyard.lifecycle.services import keep as keep_version
 
-    with _errors():
-        version = keep_version("cli", _version(kind, ref), reason)
+    version = keep_version("cli", _version(kind, ref), reason)
     click.echo(f"Kept {version.ref}.")
 
 
@@ -240,10 +225,9 @@ def pin(ref: str, kind: str, until_text: str | None, clear: bool, reason: str) -
 
     if not clear and not until_text:
         raise click.UsageError("Give --until DATE, or --clear to unpin.")
-    with _errors():
-        version = pin_version(
-            "cli", _version(kind, ref), None if clear else _parse_time(until_text), reason
-        )
+    version = pin_version(
+        "cli", _version(kind, ref), None if clear else _parse_time(until_text), reason
+    )
     click.echo(
         f"{version.ref} pinned until {version.pinned_until:%Y-%m-%d}."
         if version.pinned_until
@@ -261,8 +245,7 @@ def hold(ref: str, kind: str, reason: str, release: bool) -> None:
     django_setup()
     from modelyard.lifecycle.services import hold as hold_version
 
-    with _errors():
-        version = hold_version("cli", _version(kind, ref), not release, reason)
+    version = hold_version("cli", _version(kind, ref), not release, reason)
     click.echo(f"{version.ref}: legal hold {'placed' if version.legal_hold else 'released'}.")
 
 

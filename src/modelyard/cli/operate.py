@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
+
+from modelyard import config
 
 QUEUES = "default,deletions,events,runs"
 RUNS_QUEUE = "runs"
@@ -190,31 +191,17 @@ def token_create(username: str, name: str, expires_days: int | None, save: bool)
 
     from modelyard.accounts.services import get_user
     from modelyard.accounts.tokens import create_token
-    from modelyard.lib.errors import ModelyardError
+    from modelyard.lib.errors import NotFound
 
     try:
         user = get_user(username)
-    except ModelyardError as error:
-        raise click.ClickException(
-            f"{error.message} Create it with `modelyard users create`."
-        ) from None
+    except NotFound as error:
+        raise NotFound(f"{error.message} Create it with `modelyard users create`.") from None
     expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
     _, raw = create_token(user, name, expires)
     if save:
-        save_token(raw)
+        config.save_token(raw)
     click.echo(raw)
-
-
-def token_file() -> Path:
-    from modelyard import config
-
-    return config.home() / "token"
-
-
-def save_token(raw: str) -> None:
-    path = token_file()
-    path.write_text(raw + "\n")
-    path.chmod(0o600)
 
 
 @click.group()

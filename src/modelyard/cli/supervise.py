@@ -14,6 +14,8 @@ from types import FrameType
 
 import click
 
+from modelyard import config
+
 ADMIN = "admin"
 
 
@@ -28,7 +30,7 @@ def prepare(*, seed: bool) -> Access:
     """Migrate, make sure an admin and a saved token exist, seed the demo, write the schedule."""
     from django.core.management import call_command
 
-    from modelyard.registry.demo import seed_demo
+    from modelyard.cli.demo import seed_demo
     from modelyard.schedule import ensure_schedule
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -58,7 +60,6 @@ def _admin_access() -> Access:
     from django.contrib.auth import get_user_model
 
     from modelyard.accounts.tokens import create_token, user_for_token
-    from modelyard.cli.operate import save_token, token_file
 
     model = get_user_model()
     password = None
@@ -66,12 +67,12 @@ def _admin_access() -> Access:
     if user is None:
         password = secrets.token_urlsafe(12)
         user = model.objects.create_superuser(ADMIN, "admin@example.com", password)
-    path = token_file()
+    path = config.token_path()
     saved = path.read_text().strip() if path.exists() else ""
     if saved and user_for_token(saved) is not None:
         return Access(ADMIN, password, saved)
     _, raw = create_token(user, "modelyard up")
-    save_token(raw)
+    config.save_token(raw)
     return Access(ADMIN, password, raw)
 
 
@@ -130,14 +131,12 @@ def _wait_ready(base_url: str, processes: dict[str, subprocess.Popen[bytes]]) ->
 
 
 def _announce(base_url: str, access: Access, notes: Sequence[str]) -> None:
-    from modelyard.cli.operate import token_file
-
     lines = [
         f"modelyard is up at {base_url}",
         f"  API docs:  {base_url}/api/v1/docs",
         f"  admin:     {base_url}/admin/ (user {access.username}"
         + (f", password {access.password})" if access.password else ")"),
-        f"  API token: {access.token}  (saved to {token_file()})",
+        f"  API token: {access.token}  (saved to {config.token_path()})",
         "  try:      modelyard models list",
         *notes,
         "Press Ctrl-C to stop.",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelyard.storage.errors import ObjectNotFound, StorageError, StoreUnavailable
+
 
 class ModelyardError(Exception):
     status = 400
@@ -16,10 +18,6 @@ class ModelyardError(Exception):
 
 class InvalidInput(ModelyardError):
     status = 400
-
-
-class NotAuthenticated(ModelyardError):
-    status = 401
 
 
 class Forbidden(ModelyardError):
@@ -48,3 +46,22 @@ class Unprocessable(ModelyardError):
     """The request parsed but a field has the wrong type or shape."""
 
     status = 422
+
+
+def from_storage(
+    error: StorageError, subject: str = "", *, uri_given: bool = False
+) -> ModelyardError:
+    """The one translation of a storage failure into an answer for the caller.
+
+    A store that did not answer is Unavailable (retrying later may work). Nothing at a URI is
+    NotFound when the URI is modelyard's own, but InvalidInput when the caller gave it
+    (`uri_given`): then it is their request that must change. Anything else (a malformed URI,
+    an unsupported scheme, access denied) is the caller's input or configuration to fix.
+    `subject` (e.g. "Artifact 'model'") prefixes the store's message.
+    """
+    message = f"{subject}: {error}" if subject else str(error)
+    if isinstance(error, StoreUnavailable):
+        return Unavailable(message)
+    if isinstance(error, ObjectNotFound) and not uri_given:
+        return NotFound(message)
+    return InvalidInput(message)

@@ -1,7 +1,7 @@
 """Tell running prediction servers that an alias moved, through Redis pub/sub.
 
 Best effort by design: the database is the source of truth and every server also polls it
-(MODELYARD_SERVE_POLL_SECONDS), so a lost message only delays a swap until the next poll.
+(`modelyard serve --poll-seconds`), so a lost message only delays a swap until the next poll.
 Without Redis (the embedded default) nothing is published and polling does the work.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+
+from modelyard.lib.redis import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,7 @@ def publish_alias_moved(asset_id: int) -> None:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        client = redis_client(settings.REDIS_URL, socket_timeout=2)
         client.publish(ALIAS_CHANNEL, str(asset_id))
         client.close()
     except redis.RedisError as error:

@@ -23,10 +23,6 @@ class Recipient:
     email: str
     user_id: int | None = None
 
-    @property
-    def is_member(self) -> bool:
-        return self.user_id is not None
-
 
 class RecipientBook:
     """Resolves each team once per scan."""

@@ -29,6 +29,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Greatest
 
+from modelyard.lib.redis import redis_client
 from modelyard.registry.models import AssetVersion
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,7 @@ class DatabaseSink(Sink):
 
 class RedisSink(Sink):
     def __init__(self, url: str) -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(url)
+        self.client = redis_client(url)
         self._merge = self.client.register_script(_MAX_MERGE)
         self._drain = self.client.register_script(_DRAIN)
 

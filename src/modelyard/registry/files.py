@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from modelyard import storage
-from modelyard.lib.errors import NotFound, Unavailable
+from modelyard.lib.errors import NotFound, from_storage
 from modelyard.registry.models import Artifact, AssetVersion
 
 CHUNK_BYTES = 1024 * 1024
@@ -40,7 +40,7 @@ def _artifact_files(artifact: Artifact) -> Iterator[VersionFile]:
             path = f"{artifact.name}/{info.relpath}" if info.relpath else artifact.name
             yield VersionFile(path, info.uri, info.size, info.checksum)
     except storage.StoreUnavailable as error:
-        raise Unavailable(str(error)) from error
+        raise from_storage(error) from error
 
 
 def find_file(version: AssetVersion, path: str) -> VersionFile:
@@ -62,7 +62,7 @@ def _stat_inside(artifact: Artifact, relpath: str) -> VersionFile | None:
     except (storage.ObjectNotFound, storage.InvalidURI):
         return None
     except storage.StoreUnavailable as error:
-        raise Unavailable(str(error)) from error
+        raise from_storage(error) from error
     if info.is_prefix:  # a folder inside the artifact, not a file
         return None
     return VersionFile(f"{artifact.name}/{relpath}", info.uri, info.size, info.checksum)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from modelyard import storage
 from modelyard.accounts.models import Team
 from modelyard.audit.services import record
-from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
+from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, from_storage
 from modelyard.lib.events import publish_alias_moved
 from modelyard.registry import protection, states
 from modelyard.registry.models import (
@@ -243,10 +243,8 @@ def _store(source: ArtifactSource, prefix: str) -> _StoredArtifact:
             target, source.stream, size=source.size, progress=source.progress
         )
         return _StoredArtifact(source.name, info, True)
-    except storage.StoreUnavailable as error:
-        raise Unavailable(f"Artifact '{source.name}': {error}") from error
     except storage.StorageError as error:
-        raise InvalidInput(f"Artifact '{source.name}': {error}") from error
+        raise from_storage(error, f"Artifact '{source.name}'", uri_given=True) from error
 
 
 def _discard_uploads(stored: Iterable[_StoredArtifact]) -> None:

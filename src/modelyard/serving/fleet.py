@@ -224,10 +224,11 @@ class Fleet:
         from django.conf import settings
 
         from modelyard.lib.events import ALIAS_CHANNEL
+        from modelyard.lib.redis import redis_client
 
         while not self._stop.is_set():
             try:
-                pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub()  # type: ignore[no-untyped-call]
+                pubsub = redis_client(settings.REDIS_URL).pubsub()  # type: ignore[no-untyped-call]
                 pubsub.subscribe(ALIAS_CHANNEL)
                 for message in pubsub.listen():
                     if message.get("type") == "message":

@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar, NoReturn
 
+from modelyard import config
 from modelyard.storage.base import ObjectInfo, ProgressCallback, Store
 from modelyard.storage.errors import (
     BucketNotFound,
@@ -195,13 +196,13 @@ def _table_path(uri: str, path: str) -> tuple[str, str]:
 
 def _server(uri: str, hostport: str) -> tuple[str, int]:
     if not hostport:
-        host = os.environ.get("MODELYARD_HIVE_HOST", "")
+        host = config.env_str("MODELYARD_HIVE_HOST", "")
         if not host:
             raise InvalidURI(
                 f"{uri!r} names no HiveServer2 host; write hive://host:port/database/table "
                 "or set MODELYARD_HIVE_HOST."
             )
-        return host, _port(os.environ.get("MODELYARD_HIVE_PORT", ""), "MODELYARD_HIVE_PORT")
+        return host, _port(config.env_str("MODELYARD_HIVE_PORT", ""), "MODELYARD_HIVE_PORT")
     if hostport.startswith("["):  # an IPv6 literal, [::1]:10000
         host, _, port_text = hostport[1:].partition("]")
         return host, _port(port_text.removeprefix(":"), uri)
@@ -226,12 +227,12 @@ def _user(uri: str, credentials: str) -> str:
         )
     # A fixed default rather than the OS user: workers run as service accounts whose
     # names mean nothing to a Hive admin, and some containers have no user name at all.
-    return credentials or os.environ.get("MODELYARD_HIVE_USER") or DEFAULT_USER
+    return credentials or config.env_str("MODELYARD_HIVE_USER", DEFAULT_USER)
 
 
 def _authentication() -> tuple[str, str | None]:
-    auth = os.environ.get("MODELYARD_HIVE_AUTH", "NONE").upper()
-    password = os.environ.get("MODELYARD_HIVE_PASSWORD")
+    auth = config.env_str("MODELYARD_HIVE_AUTH", "NONE").upper()
+    password = config.env_secret("MODELYARD_HIVE_PASSWORD")
     if auth not in AUTH_MODES:
         raise StorageError(
             f"MODELYARD_HIVE_AUTH={auth!r} is not supported; use one of "

@@ -3,6 +3,9 @@
 It shows what a real team's catalog looks like: a data set, a feature set derived from
 it, three model versions trained on it with metrics and lineage, a production and a
 staging alias, and versions last used long ago (what the lifecycle system will act on).
+
+It lives with the CLI (`modelyard up` seeds it) because it drives several apps' services,
+the registry's and the promotion gate's; import it only after Django is set up.
 """
 
 from __future__ import annotations
