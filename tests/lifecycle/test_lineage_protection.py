@@ -127,7 +127,7 @@ def test_nothing_the_demo_production_and_staging_models_depend_on_is_ever_notice
     from django.contrib.auth.models import User
 
     from modelyard.lifecycle.scan import scan
-    from modelyard.registry.demo import seed_demo
+    from modelyard.cli.demo import seed_demo
 
     seed_demo(User.objects.create_superuser("admin", "admin@example.com", "pw"))
     served = AssetVersion.objects.filter(aliases__name__in=["production", "staging"])
