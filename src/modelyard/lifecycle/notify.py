@@ -23,10 +23,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from modelyard.lib.mail import is_transient_failure, render_email, send
+from modelyard.lifecycle.dates import delete_on
 from modelyard.lifecycle.links import url_for
 from modelyard.lifecycle.models import Bounce, Notice, Step
+from modelyard.lifecycle.policies import PolicyBook
 from modelyard.lifecycle.recipients import RecipientBook
 from modelyard.registry.models import AssetVersion
+
+
+def version_path(version: AssetVersion) -> str:
+    asset = version.asset
+    return reverse(
+        "registry:version", args=[asset.kind, asset.team.name, asset.name, version.version]
+    )
+
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
@@ -34,11 +44,8 @@ SENT_FIELD = {Step.FIRST_NOTICE: "notice_sent_at", Step.FINAL_NOTICE: "final_not
 TEMPLATE = {
     Step.FIRST_NOTICE: "lifecycle_first_notice",
     Step.FINAL_NOTICE: "lifecycle_final_notice",
+    Step.DELETION_REFUSED: "lifecycle_deletion_refused",
 }
-
-
-class DeliveryFailed(Exception):
-    """Some notices could not be sent; they stay in the ledger for the retry."""
 
 
 @dataclass
@@ -46,6 +53,18 @@ class SendResult:
     emails: int = 0
     notices: int = 0
     failures: list[str] = field(default_factory=list)
+
+
+class DeliveryFailed(Exception):
+    """Some notices could not be sent; they stay in the ledger for the retry."""
+
+    def __init__(self, result: SendResult) -> None:
+        self.result = result
+        self.unsent = Notice.objects.filter(sent_at__isnull=True).count()
+        super().__init__(
+            f"{self.unsent} notice{'s' if self.unsent != 1 else ''} could not be sent: "
+            f"{result.failures[0]}"
+        )
 
 
 def send_pending(now: datetime | None = None) -> SendResult:
@@ -57,7 +76,7 @@ def send_pending(now: datetime | None = None) -> SendResult:
         if not rerouted:
             break
     if result.failures:
-        raise DeliveryFailed(f"{len(result.failures)} notice email(s) failed: {result.failures[0]}")
+        raise DeliveryFailed(result)
     return result
 
 
@@ -73,7 +92,7 @@ def _send_all_groups(now: datetime, result: SendResult) -> int:
         try:
             rerouted += _send_group(team_id, step, recipient, now, result)
         except (smtplib.SMTPException, OSError) as error:
-            result.failures.append(f"{recipient}: {error}")
+            result.failures.append(f"mail to {recipient} failed ({type(error).__name__}: {error})")
     return rerouted
 
 
@@ -146,7 +165,9 @@ def _reroute(recipient: str, notices: list[Notice], reason: str) -> int:
 
 def _mark_sent(claim: str, step: str, notices: list[Notice], now: datetime) -> None:
     Notice.objects.filter(claim=claim, sent_at__isnull=True).update(sent_at=now, last_error="")
-    sent_field = SENT_FIELD[Step(step)]
+    sent_field = SENT_FIELD.get(Step(step))
+    if sent_field is None:  # an alert, not a step of the unused cycle
+        return
     AssetVersion.objects.filter(
         id__in=[n.version_id for n in notices], **{f"{sent_field}__isnull": True}
     ).update(**{sent_field: now})
@@ -154,8 +175,9 @@ def _mark_sent(claim: str, step: str, notices: list[Notice], now: datetime) -> N
 
 def context(notices: list[Notice], now: datetime) -> dict[str, Any]:
     team = notices[0].team
-    items = [_item(notice, now) for notice in notices]
-    first_deletion = min(notice.delete_on for notice in notices)
+    book = PolicyBook()
+    items = [_item(notice, now, book) for notice in notices]
+    first_deletion = min(item["delete_on"] for item in items)
     return {
         "team": team,
         "team_name": team.display_name or team.name,
@@ -171,9 +193,11 @@ def context(notices: list[Notice], now: datetime) -> dict[str, Any]:
     }
 
 
-def _item(notice: Notice, now: datetime) -> dict[str, Any]:
+def _item(notice: Notice, now: datetime, book: PolicyBook) -> dict[str, Any]:
     version = notice.version
     artifacts = list(version.artifacts.all())
+    thresholds = book.for_version(version.team_id, version.kind)
+    notices_step = notice.step in SENT_FIELD
     return {
         "ref": version.ref,
         "kind": version.get_kind_display(),
@@ -185,9 +209,17 @@ def _item(notice: Notice, now: datetime) -> dict[str, Any]:
         "idle_days": (
             now - max(version.last_accessed_at, version.kept_at or version.last_accessed_at)
         ).days,
-        "delete_on": notice.delete_on,
-        "keep_url": url_for(notice.pk, "keep"),
-        "delete_url": url_for(notice.pk, "delete") if notice.recipient_user_id else "",
+        # From the policy now and the notices sent, as the pages show it; the ledger's
+        # date was the plan when the notice was written.
+        "delete_on": delete_on(version, thresholds, now) or notice.delete_on,
+        "keep_url": url_for(notice.pk, "keep") if notices_step else "",
+        "delete_url": (
+            url_for(notice.pk, "delete") if notices_step and notice.recipient_user_id else ""
+        ),
+        "deletion_error": version.deletion_error,
+        "deletion_attempts": version.deletion_attempts,
+        "next_deletion_attempt": version.next_deletion_attempt,
+        "version_url": f"{settings.BASE_URL}{version_path(version)}",
     }
 
 

@@ -8,6 +8,7 @@ new kind be added as a new `Kind` value rather than new tables and copied code. 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from django.conf import settings
@@ -155,6 +156,12 @@ class AssetVersion(models.Model):
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     final_notice_sent_at = models.DateTimeField(null=True, blank=True)
     deletion_error = models.TextField(blank=True)
+    deletion_attempts = models.PositiveIntegerField(
+        default=0, help_text="Failed attempts to delete the bytes so far."
+    )
+    next_deletion_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="While deleting: when the sweep tries again."
+    )
     trained_on = models.ManyToManyField(
         "self",
         through="LineageEdge",
@@ -187,6 +194,13 @@ class AssetVersion(models.Model):
     @property
     def ref(self) -> str:
         return f"{self.asset.ref}:{self.version}"
+
+    @property
+    def next_deletion_attempt(self) -> datetime | None:
+        """When the deletion is tried again; None unless it is still under way."""
+        if self.lifecycle_state != LifecycleState.DELETING:
+            return None
+        return self.next_deletion_attempt_at
 
     @property
     def size_bytes(self) -> int:
