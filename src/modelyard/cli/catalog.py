@@ -586,6 +586,8 @@ def _versions_command(kind: str) -> click.Command:
         table = _table(
             "VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED", "DELETES ON"
         )
+        for column in table.columns[4:]:  # sizes and days stay whole; metrics wrap instead
+            column.no_wrap = True
         for version in found:
             table.add_row(
                 str(version["version"]),
@@ -593,8 +595,8 @@ def _versions_command(kind: str) -> click.Command:
                 version["flavor"],
                 _pairs_text(version["metrics"]),
                 decimal(version["size_bytes"]),
-                _when(version["created_at"]),
-                _when(version["last_accessed_at"]),
+                _when(version["created_at"])[:10],
+                _when(version["last_accessed_at"])[:10],
                 _when(version["delete_on"])[:10],
             )
         _console().print(table)
