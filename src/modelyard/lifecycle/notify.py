@@ -56,15 +56,21 @@ class SendResult:
 
 
 class DeliveryFailed(Exception):
-    """Some notices could not be sent; they stay in the ledger for the retry."""
+    """Some notices could not be sent; they stay in the ledger for the retry.
 
-    def __init__(self, result: SendResult) -> None:
-        self.result = result
-        self.unsent = Notice.objects.filter(sent_at__isnull=True).count()
-        super().__init__(
-            f"{self.unsent} notice{'s' if self.unsent != 1 else ''} could not be sent: "
-            f"{result.failures[0]}"
-        )
+    The message alone rebuilds it (Celery re-creates exceptions from their arguments).
+    """
+
+    def __init__(self, message: str, result: SendResult | None = None, unsent: int = 0) -> None:
+        super().__init__(message)
+        self.result = result or SendResult()
+        self.unsent = unsent
+
+    @classmethod
+    def of(cls, result: SendResult) -> DeliveryFailed:
+        unsent = Notice.objects.filter(sent_at__isnull=True).count()
+        message = f"{unsent} notice{'s' if unsent != 1 else ''} could not be sent: "
+        return cls(message + result.failures[0], result, unsent)
 
 
 def send_pending(now: datetime | None = None) -> SendResult:
@@ -76,7 +82,7 @@ def send_pending(now: datetime | None = None) -> SendResult:
         if not rerouted:
             break
     if result.failures:
-        raise DeliveryFailed(result)
+        raise DeliveryFailed.of(result)
     return result
 
 
