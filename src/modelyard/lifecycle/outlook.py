@@ -37,10 +37,9 @@ def why(version: AssetVersion, at: datetime) -> str:
         return "deleted after going unused" if version.notice_sent_at else "deleted on request"
     if state == LifecycleState.DELETING:
         return _deleting(version)
-    if version.legal_hold:
-        return "protected: legal hold"
-    if version.pinned_until and version.pinned_until > at:
-        return f"protected: pinned until {version.pinned_until:%Y-%m-%d}"
+    protections = _protections(version, at)
+    if protections:
+        return "protected: " + ", ".join(protections)
     clock = Timeline.of(version).clock
     if state in (LifecycleState.NOTICED, LifecycleState.FINAL_NOTICE):
         kept = version.kept_at is not None and version.kept_at >= version.last_accessed_at
@@ -49,13 +48,19 @@ def why(version: AssetVersion, at: datetime) -> str:
     return ""
 
 
+def _protections(version: AssetVersion, at: datetime) -> list[str]:
+    found = ["legal hold"] if version.legal_hold else []
+    if version.pinned_until and version.pinned_until > at:
+        found.append(f"pinned until {version.pinned_until:%Y-%m-%d}")
+    return found
+
+
 def _deleting(version: AssetVersion) -> str:
+    """The error itself is shown beside this, in full."""
     if not version.deletion_error:
         return "deletion under way"
     attempts = version.deletion_attempts
-    return f"deletion failed ({attempts} attempt{'s' if attempts != 1 else ''}): " + (
-        version.deletion_error
-    )
+    return f"deletion failed {attempts} time{'s' if attempts != 1 else ''}; retried"
 
 
 def answer(sender: Any, versions: Sequence[AssetVersion], **kwargs: Any) -> dict[int, Outlook]:
