@@ -531,7 +531,8 @@ LAST_DELETION_RETRY = timedelta(hours=6)
 
 def deletion_retry_delay(attempts: int) -> timedelta:
     """How long after its `attempts`-th failure a deletion is tried again."""
-    return min(FIRST_DELETION_RETRY * 2 ** max(0, attempts - 1), LAST_DELETION_RETRY)
+    doubled: timedelta = FIRST_DELETION_RETRY * 2 ** min(max(0, attempts - 1), 16)
+    return min(doubled, LAST_DELETION_RETRY)
 
 
 @transaction.atomic

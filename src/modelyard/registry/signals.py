@@ -48,5 +48,6 @@ def outlooks(versions: Sequence[AssetVersion]) -> dict[int, Outlook]:
     found: dict[int, Outlook] = {}
     if versions:
         for _receiver, answer in outlook_wanted.send(sender=None, versions=versions):
-            found.update(answer or {})
+            if isinstance(answer, dict):
+                found.update(answer)
     return found
