@@ -117,3 +117,14 @@ def test_api_and_cli_show_the_date_and_follow_a_policy_change(noticed, cli: Cli)
 def test_active_version_has_a_null_date_in_the_api(noticed, cli: Cli) -> None:
     AssetVersion.objects.update(lifecycle_state=LifecycleState.ACTIVE, notice_sent_at=None)
     assert cli.json("models", "show", "red/churn:1")["delete_on"] is None
+
+
+def test_the_mail_gives_the_date_of_the_policy_in_force_when_it_is_sent(
+    stale, clock, mailoutbox
+) -> None:
+    clock.scan(31)  # the ledger plans deletion on day 61
+    set_policy("test", first=30, final=50, delete=90, grace=10)
+    clock.send(31)
+    body = mailoutbox[0].body
+    assert f"will be deleted on {clock.at(90):%Y-%m-%d}" in body
+    assert f"{clock.at(61):%Y-%m-%d}" not in body
