@@ -108,7 +108,8 @@ def test_lifecycle_pages_render_styled_and_fit(
         page.wait_for_url(f"{live_server.url}/")
         for name, path in PAGES.items():
             response = page.goto(f"{live_server.url}{path}")
-            assert response is not None and response.status == 200, path
+            assert response is not None, path
+            assert response.status == 200, path
             page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow}px wider than the window"
