@@ -128,3 +128,21 @@ def test_the_mail_gives_the_date_of_the_policy_in_force_when_it_is_sent(
     body = mailoutbox[0].body
     assert f"will be deleted on {clock.at(90):%Y-%m-%d}" in body
     assert f"{clock.at(61):%Y-%m-%d}" not in body
+
+
+def test_the_date_a_planned_notice_announces() -> None:
+    """How the scan asks for the date of the notice it is planning (see Timeline.after_notice)."""
+    row = {
+        "lifecycle_state": LifecycleState.ACTIVE,
+        "last_accessed_at": START,
+        "kept_at": None,
+        "notice_sent_at": None,
+        "final_notice_sent_at": None,
+    }
+    first = Timeline.after_notice(row, LifecycleState.NOTICED)
+    assert day(delete_on(first, POLICY_60, START + 31 * DAY)) == 61
+    # 50/60 days with 15 days of grace: the final notice on day 50 leaves deletion on day 65.
+    assert day(delete_on(first, Thresholds(30, 50, 60, 15), START + 30 * DAY)) == 65
+    noticed = {**row, "lifecycle_state": LifecycleState.NOTICED, "notice_sent_at": START + 31 * DAY}
+    final = Timeline.after_notice(noticed, LifecycleState.FINAL_NOTICE)
+    assert day(delete_on(final, POLICY_60, START + 51 * DAY)) == 61

@@ -45,15 +45,23 @@ class Timeline:
         )
 
     @classmethod
-    def of_row(cls, row: Mapping[str, Any], state: str | None = None) -> Timeline:
-        """From a scan row (its FIELDS); `state` is the state a planned step moves it to."""
+    def of_row(cls, row: Mapping[str, Any]) -> Timeline:
+        """From a scan row (its FIELDS) as it is."""
         return cls(
-            state or row["lifecycle_state"],
+            row["lifecycle_state"],
             row["last_accessed_at"],
             row["kept_at"],
             row["notice_sent_at"],
             row["final_notice_sent_at"],
         )
+
+    @classmethod
+    def after_notice(cls, row: Mapping[str, Any], state: str) -> Timeline:
+        """A scan row as the notice being planned leaves it: in `state` (noticed or final
+        notice), that notice not sent yet. The date the notice announces is
+        `delete_on(Timeline.after_notice(row, state), thresholds, at)`."""
+        first_sent = row["notice_sent_at"] if state == LifecycleState.FINAL_NOTICE else None
+        return cls(state, row["last_accessed_at"], row["kept_at"], first_sent, None)
 
 
 def delete_on(
