@@ -36,7 +36,6 @@ from modelyard.lifecycle import services
 from modelyard.lifecycle.links import LinkError, mark_used, open_link
 from modelyard.lifecycle.models import Notice
 from modelyard.lifecycle.outlook import outlooks
-from modelyard.lifecycle.services import GONE
 from modelyard.registry import services as registry
 from modelyard.registry.models import AssetVersion, LifecycleState
 from modelyard.registry.serializers import versions_query
@@ -106,6 +105,7 @@ def _unusable(request: HttpRequest, action: str, error: LinkError) -> HttpRespon
 
 TEAM_PAGE_SIZE = 50
 DUE = (LifecycleState.NOTICED, LifecycleState.FINAL_NOTICE)
+GONE = (LifecycleState.DELETING, LifecycleState.DELETED)
 
 
 @require_safe
