@@ -69,3 +69,66 @@ def test_report_counts_reclaimed_bytes(stale, clock, django_capture_on_commit_ca
         clock.step(61.5)
     _, output = run("report", "--json")
     assert json.loads(output) == [{"team": "red", "store": "file", "bytes": 200}]
+
+
+# --- mail that fails (finding 11.8) ---------------------------------------------------------
+
+
+def run_result(*args: str):
+    return CliRunner().invoke(cli, ["lifecycle", *args])
+
+
+@pytest.mark.integration
+def test_a_mail_failure_is_one_line_and_a_later_scan_or_send_delivers(
+    stale, clock, refusing_smtp, smtp_server, settings
+) -> None:
+    from modelyard.lifecycle.models import Notice
+
+    result = run_result("scan")  # day 100: first notices to alice and bob; the server says 451
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("4 notices could not be sent: mail to ")
+    assert "451" in line
+    assert line.endswith("they will be retried by the worker, or run `modelyard lifecycle send`.")
+    assert state(stale[0]) == LifecycleState.NOTICED  # the scan committed
+    assert Notice.objects.filter(sent_at__isnull=True).count() == 4
+
+    settings.EMAIL_PORT = smtp_server.port  # the mail server is back
+    smtp_server.clear()
+    result = run_result("scan")  # nothing new is due, but what is unsent goes out
+    assert result.exit_code == 0, result.output
+    assert "2 email(s) sent" in result.output
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.wait_for(2)) == [
+        "alice@example.com",
+        "bob@example.com",
+    ]
+    assert not Notice.objects.filter(sent_at__isnull=True).exists()
+
+
+@pytest.mark.integration
+def test_send_delivers_pending_notices_once(stale, clock, smtp_settings) -> None:
+    clock.scan(31)  # planned, not sent
+    result = run_result("send", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "emails_sent": 2,
+        "notices_sent": 4,
+        "unsent": 0,
+        "failures": [],
+    }
+    assert len(smtp_settings.wait_for(2)) == 2
+    result = run_result("send")
+    assert result.stdout.strip() == "0 email(s) sent for 0 notice(s)."
+    assert len(smtp_settings.messages) == 2
+
+
+@pytest.mark.integration
+def test_send_failure_exits_3_with_one_line(stale, clock, refusing_smtp) -> None:
+    clock.scan(31)
+    result = run_result("send")
+    assert result.exit_code == 3
+    assert "Traceback" not in result.output
+    assert "could not be sent" in result.stderr
+    assert "modelyard lifecycle send" in result.stderr

@@ -126,8 +126,8 @@ def test_nothing_the_demo_production_and_staging_models_depend_on_is_ever_notice
     """Acceptance: `lifecycle scan --dry-run --at` a year ahead on a fresh demo."""
     from django.contrib.auth.models import User
 
-    from modelyard.lifecycle.scan import scan
     from modelyard.cli.demo import seed_demo
+    from modelyard.lifecycle.scan import scan
 
     seed_demo(User.objects.create_superuser("admin", "admin@example.com", "pw"))
     served = AssetVersion.objects.filter(aliases__name__in=["production", "staging"])

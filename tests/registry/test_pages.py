@@ -173,6 +173,59 @@ def test_version_page_shows_metadata_artifacts_lineage_and_history(catalog, outs
     assert "alice" in page
 
 
+def test_version_page_shows_its_lifecycle_and_the_buttons_members_may_use(
+    catalog, outsider, teams
+) -> None:
+    now = timezone.now()
+    AssetVersion.objects.filter(asset__name="churn", version=1).update(
+        lifecycle_state=LifecycleState.NOTICED,
+        last_accessed_at=now - timedelta(days=40),
+        notice_sent_at=now - timedelta(days=10),
+    )
+    page = text(outsider.get(f"{CHURN}1/"))
+    assert "<h2>Lifecycle</h2>" in page
+    assert "unused 40 days" in page
+    # First notice 10 days ago: final notice in 10 days, deletion 10 days (grace) after.
+    assert f"<dt>Deletes on</dt><dd><strong>{now + timedelta(days=20):%Y-%m-%d}" in page
+    assert 'href="/teams/red/lifecycle/"' in page
+    assert "/lifecycle/keep/" not in page  # mallory is on no team
+    member = Client()
+    member.force_login(teams["bob"])
+    page = text(member.get(f"{CHURN}1/"))
+    assert 'action="/models/red/churn/1/lifecycle/keep/"' in page
+    assert 'action="/models/red/churn/1/lifecycle/pin/"' in page
+    assert "/lifecycle/hold/" not in page
+
+
+def test_history_details_read_in_full(catalog, outsider) -> None:
+    version = AssetVersion.objects.get(asset__name="churn", version=1)
+    reason = "moved to the new feature pipeline; see ticket ML-4711 for the migration plan"
+    services.update_version(
+        "alice", version, description="x" * 10, tags={"owner": "ml-platform"}, reason=reason
+    )
+    from modelyard.audit.services import record
+
+    record(
+        "system:deletion",
+        "model.deletion_failed",
+        version=version,
+        details={
+            "error": "Access denied by http://s3.test for bucket 'models': AccessDenied. "
+            "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the policy.",
+            "next_attempt_at": "2026-12-01T10:20:00+00:00",
+            "bytes_reclaimed": 2048,
+            "permanent": True,
+        },
+    )
+    page = text(outsider.get(f"{CHURN}1/"))
+    assert "<dt>error</dt><dd>Access denied by http://s3.test for bucket &#x27;models&#x27;" in page
+    assert "(or AWS_PROFILE) and the policy.</dd>" in page  # not cut off
+    assert "<dt>next attempt at</dt><dd>2026-12-01 10:20 UTC</dd>" in page
+    assert "<dt>bytes reclaimed</dt><dd>2.0 KiB</dd>" in page
+    assert "<dt>permanent</dt><dd>yes</dd>" in page
+    assert "{&quot;" not in page  # no JSON
+
+
 def test_dataset_version_page_links_downstream_and_renders_columns(catalog, outsider) -> None:
     page = text(outsider.get(f"{CUSTOMERS}1/"))
     assert f'href="{CHURN}2/"' in page  # downstream

@@ -21,10 +21,19 @@ class PageParams(Schema):
 def page(
     queryset: QuerySet[M], params: PageParams, body: Callable[[M], dict[str, Any]]
 ) -> dict[str, Any]:
+    return page_of(queryset, params, lambda rows: [body(row) for row in rows])
+
+
+def page_of(
+    queryset: QuerySet[M],
+    params: PageParams,
+    bodies: Callable[[list[M]], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """A page whose bodies are made together (one look-up for the page, not one per row)."""
     limit = min(params.limit, settings.API_PAGE_SIZE_MAX)
-    rows = queryset[params.offset : params.offset + limit]
+    rows = list(queryset[params.offset : params.offset + limit])
     return {
-        "items": [body(row) for row in rows],
+        "items": bodies(rows),
         "count": queryset.count(),
         "limit": limit,
         "offset": params.offset,

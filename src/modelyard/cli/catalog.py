@@ -505,12 +505,29 @@ def _print_version(version: Json) -> None:
                 ("Created", _when(version["created_at"])),
                 ("Last used", _when(version["last_accessed_at"])),
                 ("Registered by", version["created_by"]),
+                *_deletion_fields(version),
             ]
         )
     )
     _print_metrics(console, version["metrics"])
     _print_artifacts(console, version["artifacts"])
     _print_lineage(console, version)
+
+
+def _deletion_fields(version: Json) -> list[tuple[str, Any]]:
+    """When the lifecycle deletes the version, or why its deletion has not finished."""
+    fields: list[tuple[str, Any]] = []
+    if version["delete_on"]:
+        fields.append(("Deletes on", _when(version["delete_on"])))
+    if version["lifecycle_state"] == "deleted":
+        fields.append(("Deleted", _when(version["deleted_at"])))
+    if version["deletion_error"]:
+        fields.append(("Deletion error", version["deletion_error"]))
+    if version["deletion_attempts"]:
+        fields.append(("Failed attempts", version["deletion_attempts"]))
+    if version["next_deletion_attempt_at"]:
+        fields.append(("Next attempt", _when(version["next_deletion_attempt_at"])))
+    return fields
 
 
 def _print_metrics(console: Console, metrics: Mapping[str, float]) -> None:
@@ -557,20 +574,37 @@ def _versions_command(kind: str) -> click.Command:
         if as_json:
             _print_json(found)
             return
-        table = _table("VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED")
+        table = _table(
+            "VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED", "DELETES ON"
+        )
+        for column in table.columns[4:]:  # sizes and days stay whole; metrics wrap instead
+            column.no_wrap = True
         for version in found:
             table.add_row(
                 str(version["version"]),
-                version["lifecycle_state"],
+                _state_text(version),
                 version["flavor"],
                 _pairs_text(version["metrics"]),
                 decimal(version["size_bytes"]),
-                _when(version["created_at"]),
-                _when(version["last_accessed_at"]),
+                _when(version["created_at"])[:10],
+                _when(version["last_accessed_at"])[:10],
+                _when(version["delete_on"])[:10],
             )
         _console().print(table)
+        failing = [v for v in found if v["deletion_error"]]
+        for version in failing:
+            click.echo(
+                f"v{version['version']}: deletion failed {version['deletion_attempts']} time(s), "
+                f"next attempt {_when(version['next_deletion_attempt_at'])}: "
+                f"{version['deletion_error']}"
+            )
 
     return versions
+
+
+def _state_text(version: Json) -> str:
+    state: str = version["lifecycle_state"]
+    return f"{state} (failing)" if version["deletion_error"] else state
 
 
 def _alias_command(kind: str) -> click.Command:

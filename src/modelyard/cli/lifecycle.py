@@ -11,6 +11,9 @@ import click
 from modelyard.cli.operate import django_setup
 
 KINDS = ["model", "dataset", "featureset"]
+# Exit code of `scan` and `send` when mail failed: the scan's changes are committed and the
+# unsent notices stay queued for the worker (1 is every other error, 2 a usage error).
+MAIL_FAILED = 3
 
 
 @click.group()
@@ -52,8 +55,50 @@ def scan(dry_run: bool, at_text: str | None, allow_future: bool, as_json: bool) 
             "--allow-future to mean it, or --dry-run to forecast."
         )
     result = run(at, dry_run=dry_run)
-    sent = notify.send_pending(at).emails if not dry_run and result.planned else 0
-    _print_scan(result, sent, as_json)
+    # Every real scan also sends what an earlier one left unsent.
+    sent, failed = _send(at) if not dry_run else (notify.SendResult(), None)
+    _print_scan(result, sent.emails, as_json)
+    _exit_if_unsent(failed)
+
+
+def _send(at: datetime | None = None) -> tuple[Any, Any]:
+    """Send the unsent notices: (what was sent, the failure or None). Never raises for mail."""
+    from modelyard.lifecycle import notify
+
+    try:
+        return notify.send_pending(at), None
+    except notify.DeliveryFailed as failure:
+        return failure.result, failure
+
+
+def _exit_if_unsent(failure: Any) -> None:
+    """A mail failure after the scan committed: one line and exit code 3, no traceback."""
+    if failure is None:
+        return
+    click.echo(
+        f"{failure}; they will be retried by the worker, or run `modelyard lifecycle send`.",
+        err=True,
+    )
+    raise SystemExit(MAIL_FAILED)
+
+
+@lifecycle.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def send(as_json: bool) -> None:
+    """Send the notices still unsent now (the worker also does, every 15 minutes).
+
+    Each recipient gets one email per team and step; a notice already sent is never sent
+    again. Exit code 3 when some could not be sent (they stay queued).
+    """
+    django_setup()
+    sent, failed = _send()
+    if as_json:
+        unsent = failed.unsent if failed else 0
+        body = {"emails_sent": sent.emails, "notices_sent": sent.notices, "unsent": unsent}
+        click.echo(json.dumps({**body, "failures": sent.failures}, indent=2))
+    else:
+        click.echo(f"{sent.emails} email(s) sent for {sent.notices} notice(s).")
+    _exit_if_unsent(failed)
 
 
 def _print_scan(result: Any, sent: int, as_json: bool) -> None:

@@ -11,6 +11,8 @@ from modelyard.registry.models import Kind
 class Step(models.TextChoices):
     FIRST_NOTICE = "first_notice", "First notice"
     FINAL_NOTICE = "final_notice", "Final notice"
+    # Not a step of the unused cycle: a store refused for good to delete the bytes.
+    DELETION_REFUSED = "deletion_refused", "Deletion refused"
 
 
 class Policy(models.Model):

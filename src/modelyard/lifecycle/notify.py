@@ -24,10 +24,21 @@ from django.utils import timezone
 
 from modelyard.lib.mail import is_transient_failure, render_email, send
 from modelyard.lifecycle import lease
+from modelyard.lifecycle.dates import delete_on
 from modelyard.lifecycle.links import url_for
 from modelyard.lifecycle.models import Bounce, Notice, Step
+from modelyard.lifecycle.policies import PolicyBook
 from modelyard.lifecycle.recipients import RecipientBook
 from modelyard.registry import states
+from modelyard.registry.models import AssetVersion
+
+
+def version_path(version: AssetVersion) -> str:
+    asset = version.asset
+    return reverse(
+        "registry:version", args=[asset.kind, asset.team.name, asset.name, version.version]
+    )
+
 
 log = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=10)
@@ -35,11 +46,8 @@ SENT_FIELD = {Step.FIRST_NOTICE: "notice_sent_at", Step.FINAL_NOTICE: "final_not
 TEMPLATE = {
     Step.FIRST_NOTICE: "lifecycle_first_notice",
     Step.FINAL_NOTICE: "lifecycle_final_notice",
+    Step.DELETION_REFUSED: "lifecycle_deletion_refused",
 }
-
-
-class DeliveryFailed(Exception):
-    """Some notices could not be sent; they stay in the ledger for the retry."""
 
 
 @dataclass
@@ -47,6 +55,24 @@ class SendResult:
     emails: int = 0
     notices: int = 0
     failures: list[str] = field(default_factory=list)
+
+
+class DeliveryFailed(Exception):
+    """Some notices could not be sent; they stay in the ledger for the retry.
+
+    The message alone rebuilds it (Celery re-creates exceptions from their arguments).
+    """
+
+    def __init__(self, message: str, result: SendResult | None = None, unsent: int = 0) -> None:
+        super().__init__(message)
+        self.result = result or SendResult()
+        self.unsent = unsent
+
+    @classmethod
+    def of(cls, result: SendResult) -> DeliveryFailed:
+        unsent = Notice.objects.filter(sent_at__isnull=True).count()
+        message = f"{unsent} notice{'s' if unsent != 1 else ''} could not be sent: "
+        return cls(message + result.failures[0], result, unsent)
 
 
 def send_pending(now: datetime | None = None) -> SendResult:
@@ -64,7 +90,7 @@ def send_pending(now: datetime | None = None) -> SendResult:
             if not rerouted:
                 break
     if result.failures:
-        raise DeliveryFailed(f"{len(result.failures)} notice email(s) failed: {result.failures[0]}")
+        raise DeliveryFailed.of(result)
     return result
 
 
@@ -80,7 +106,7 @@ def _send_all_groups(now: datetime, result: SendResult) -> int:
         try:
             rerouted += _send_group(team_id, step, recipient, now, result)
         except (smtplib.SMTPException, OSError) as error:
-            result.failures.append(f"{recipient}: {error}")
+            result.failures.append(f"mail to {recipient} failed ({type(error).__name__}: {error})")
     return rerouted
 
 
@@ -153,13 +179,17 @@ def _reroute(recipient: str, notices: list[Notice], reason: str) -> int:
 
 def _mark_sent(claim: str, step: str, notices: list[Notice], now: datetime) -> None:
     Notice.objects.filter(claim=claim, sent_at__isnull=True).update(sent_at=now, last_error="")
-    states.mark_notice_sent([n.version_id for n in notices], SENT_FIELD[Step(step)], now)
+    sent_field = SENT_FIELD.get(Step(step))
+    if sent_field is None:  # an alert, not a step of the unused cycle
+        return
+    states.mark_notice_sent([n.version_id for n in notices], sent_field, now)
 
 
 def context(notices: list[Notice], now: datetime) -> dict[str, Any]:
     team = notices[0].team
-    items = [_item(notice, now) for notice in notices]
-    first_deletion = min(notice.delete_on for notice in notices)
+    book = PolicyBook()
+    items = [_item(notice, now, book) for notice in notices]
+    first_deletion = min(item["delete_on"] for item in items)
     return {
         "team": team,
         "team_name": team.display_name or team.name,
@@ -175,9 +205,11 @@ def context(notices: list[Notice], now: datetime) -> dict[str, Any]:
     }
 
 
-def _item(notice: Notice, now: datetime) -> dict[str, Any]:
+def _item(notice: Notice, now: datetime, book: PolicyBook) -> dict[str, Any]:
     version = notice.version
     artifacts = list(version.artifacts.all())
+    thresholds = book.for_version(version.team_id, version.kind)
+    notices_step = notice.step in SENT_FIELD
     return {
         "ref": version.ref,
         "kind": version.get_kind_display(),
@@ -187,9 +219,17 @@ def _item(notice: Notice, now: datetime) -> dict[str, Any]:
         "registered_by": version.created_by.get_username() if version.created_by else "unknown",
         "last_used": version.last_accessed_at,
         "idle_days": (now - version.unused_since()).days,
-        "delete_on": notice.delete_on,
-        "keep_url": url_for(notice.pk, "keep"),
-        "delete_url": url_for(notice.pk, "delete") if notice.recipient_user_id else "",
+        # From the policy now and the notices sent, as the pages show it; the ledger's
+        # date was the plan when the notice was written.
+        "delete_on": delete_on(version, thresholds, now) or notice.delete_on,
+        "keep_url": url_for(notice.pk, "keep") if notices_step else "",
+        "delete_url": (
+            url_for(notice.pk, "delete") if notices_step and notice.recipient_user_id else ""
+        ),
+        "deletion_error": version.deletion_error,
+        "deletion_attempts": version.deletion_attempts,
+        "next_deletion_attempt": version.next_deletion_attempt,
+        "version_url": f"{settings.BASE_URL}{version_path(version)}",
     }
 
 

@@ -36,7 +36,7 @@ class RecipientBook:
             self._teams[team_id] = self._resolve(team_id)
         return self._teams[team_id]
 
-    def _reachable(self, email: str) -> bool:
+    def reachable(self, email: str) -> bool:
         return bool(email) and email.lower() not in self._bounced
 
     def _resolve(self, team_id: int) -> list[Recipient]:
@@ -45,11 +45,11 @@ class RecipientBook:
             .exclude(user__email="")
             .values_list("user__email", "user_id")
         )
-        reachable = [Recipient(email, user) for email, user in members if self._reachable(email)]
+        reachable = [Recipient(email, user) for email, user in members if self.reachable(email)]
         if reachable:
             return sorted(set(reachable), key=lambda r: r.email)
         contact = Team.objects.filter(pk=team_id).values_list("contact_email", flat=True).first()
-        if contact and self._reachable(contact):
+        if contact and self.reachable(contact):
             return [Recipient(contact)]
-        admins = [Recipient(a) for a in settings.ADMIN_EMAILS if self._reachable(a)]
+        admins = [Recipient(a) for a in settings.ADMIN_EMAILS if self.reachable(a)]
         return admins or [Recipient(NOBODY)]

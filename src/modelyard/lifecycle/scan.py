@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from modelyard.audit.services import AuditRow, record_many
 from modelyard.lifecycle import bulk, lease
+from modelyard.lifecycle.dates import Timeline, delete_on
 from modelyard.lifecycle.models import Step
 from modelyard.lifecycle.policies import PolicyBook, Thresholds
 from modelyard.lifecycle.recipients import RecipientBook
@@ -111,15 +112,14 @@ def decide(candidate: Candidate, limits: Thresholds, at: datetime) -> Planned | 
     if candidate.protected or newest or idle < limits.first:
         return _plan(candidate, Action.RESET, at) if state != State.ACTIVE else None
     if state == State.ACTIVE:
-        # Counted from this notice, so a long-unused version still gets the whole warning.
-        earliest = at + (limits.final - limits.first) + limits.grace
-        return _plan(candidate, Action.FIRST_NOTICE, at, max(clock + limits.delete, earliest))
+        # Dated as the pages will date it once the notice is out (lifecycle/dates.py).
+        due = delete_on(Timeline.after_notice(row, State.NOTICED), limits, at)
+        return _plan(candidate, Action.FIRST_NOTICE, at, due)
     if state == State.NOTICED:
         sent = row["notice_sent_at"]
         if sent and idle >= limits.final and at >= sent + (limits.final - limits.first):
-            return _plan(
-                candidate, Action.FINAL_NOTICE, at, max(clock + limits.delete, at + limits.grace)
-            )
+            due = delete_on(Timeline.after_notice(row, State.FINAL_NOTICE), limits, at)
+            return _plan(candidate, Action.FINAL_NOTICE, at, due)
         return None
     sent = row["final_notice_sent_at"]
     if state == State.FINAL_NOTICE and sent and idle >= limits.delete and at >= sent + limits.grace:

@@ -23,7 +23,7 @@ from modelyard.accounts.models import Team
 from modelyard.accounts.permissions import require_member, require_owner
 from modelyard.accounts.services import get_team
 from modelyard.api.auth import authenticate
-from modelyard.api.pagination import PageParams, page
+from modelyard.api.pagination import PageParams, page, page_of
 from modelyard.api.parser import loads_strict
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services
@@ -57,7 +57,7 @@ from modelyard.registry.serializers import (
     asset_body,
     assets_query,
     version_body,
-    version_summary,
+    version_summaries,
     versions_query,
 )
 
@@ -174,7 +174,7 @@ def build_kind_router(kind: Kind) -> Router:
     ) -> dict[str, Any]:
         asset = services.get_asset(kind, team, name)
         queryset = filter_versions(versions_query().filter(asset=asset), filters)
-        return page(queryset.order_by("-version"), params, version_summary)
+        return page_of(queryset.order_by("-version"), params, version_summaries)
 
     @router.post("/{team}/{name}/versions", response={201: VersionOut}, operation_id=op("register"))
     def register_version(
@@ -341,7 +341,7 @@ def list_all_versions(
     if kind:
         queryset = queryset.filter(kind=kind)
     order = "last_accessed_at" if filters.stale_since else "-registered_at"
-    return page(queryset.order_by(order, "id"), params, version_summary)
+    return page_of(queryset.order_by(order, "id"), params, version_summaries)
 
 
 class MemberAuth:

@@ -179,6 +179,12 @@ class AssetVersion(models.Model):
         help_text="Last time the version was seen protected (alias, pin, hold, or a protected "
         "version depending on it): its unused clock starts no earlier than this.",
     )
+    deletion_attempts = models.PositiveIntegerField(
+        default=0, help_text="Failed attempts to delete the bytes so far."
+    )
+    next_deletion_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="While deleting: when the sweep tries again."
+    )
     trained_on = models.ManyToManyField(
         "self",
         through="LineageEdge",
@@ -213,6 +219,13 @@ class AssetVersion(models.Model):
     @property
     def ref(self) -> str:
         return f"{self.asset.ref}:{self.version}"
+
+    @property
+    def next_deletion_attempt(self) -> datetime | None:
+        """When the deletion is tried again; None unless it is still under way."""
+        if self.lifecycle_state != LifecycleState.DELETING:
+            return None
+        return self.next_deletion_attempt_at
 
     @property
     def size_bytes(self) -> int:

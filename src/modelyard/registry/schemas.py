@@ -105,6 +105,17 @@ class VersionSummary(Schema):
     last_accessed_at: datetime
     lifecycle_state: str
     size_bytes: int
+    delete_on: datetime | None = Field(
+        description="When the lifecycle will delete the version (from the policy in force "
+        "and the notices sent); null when no deletion is scheduled"
+    )
+    deletion_error: str | None = Field(
+        description="While deleting: why the last attempt to delete the bytes failed"
+    )
+    deletion_attempts: int = Field(description="Failed attempts to delete the bytes")
+    next_deletion_attempt_at: datetime | None = Field(
+        description="While deleting: when the next attempt is made"
+    )
 
 
 class LineageOut(Schema):

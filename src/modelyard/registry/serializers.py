@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum, Value
@@ -9,6 +10,7 @@ from django.db.models.functions import Coalesce
 
 from modelyard.registry import protection
 from modelyard.registry.models import Alias, Artifact, Asset, AssetVersion, LineageEdge
+from modelyard.registry.signals import NO_OUTLOOK, Outlook, outlooks
 
 
 def assets_query() -> QuerySet[Asset]:
@@ -47,8 +49,16 @@ def versions_query() -> QuerySet[AssetVersion]:
     )
 
 
-def version_summary(version: AssetVersion) -> dict[str, Any]:
+def version_summaries(versions: Sequence[AssetVersion]) -> list[dict[str, Any]]:
+    """Summaries of a page of versions, asking the lifecycle about all of them at once."""
+    found = outlooks(versions)
+    return [version_summary(version, found.get(version.pk, NO_OUTLOOK)) for version in versions]
+
+
+def version_summary(version: AssetVersion, outlook: Outlook | None = None) -> dict[str, Any]:
     asset = version.asset
+    if outlook is None:
+        outlook = outlooks([version]).get(version.pk, NO_OUTLOOK)
     total = getattr(version, "total_bytes", None)
     return {
         "id": version.pk,
@@ -64,6 +74,10 @@ def version_summary(version: AssetVersion) -> dict[str, Any]:
         "last_accessed_at": version.last_accessed_at,
         "lifecycle_state": version.lifecycle_state,
         "size_bytes": total if total is not None else version.size_bytes,
+        "delete_on": outlook.delete_on,
+        "deletion_error": version.deletion_error or None,
+        "deletion_attempts": version.deletion_attempts,
+        "next_deletion_attempt_at": version.next_deletion_attempt,
     }
 
 

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -36,7 +36,7 @@ from modelyard.registry.models import (
     LifecycleState,
     LineageEdge,
 )
-from modelyard.registry.signals import alias_moved, version_registered
+from modelyard.registry.signals import alias_moved, deletion_failed, version_registered
 
 Actor = User | AnonymousUser | str | None
 
@@ -505,11 +505,9 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
         for artifact in artifacts:
             freed += storage.get_store(artifact.uri).delete(artifact.uri)
     except storage.StorageError as error:
-        # Stays `deleting` with the reason visible; the task retries, the sweep re-queues.
-        AssetVersion.objects.filter(pk=version_id).update(
-            deletion_error=str(error)[:2000],
-            bytes_reclaimed=F("bytes_reclaimed") + freed + error.bytes_freed,
-        )
+        # Stays `deleting` with the reason visible; the sweep tries again later. What the
+        # stores did free before failing counts, so a later run adds only the rest.
+        record_deletion_failure(version_id, error, actor, freed=freed + error.bytes_freed)
         raise
     with transaction.atomic():
         claimed = AssetVersion.objects.filter(
@@ -534,6 +532,67 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
                 },
             )
     return freed if claimed else 0
+
+
+# The sweep runs every 10 minutes: the first retry comes with it, later ones further apart.
+FIRST_DELETION_RETRY = timedelta(minutes=10)
+LAST_DELETION_RETRY = timedelta(hours=6)
+
+
+def deletion_retry_delay(attempts: int) -> timedelta:
+    """How long after its `attempts`-th failure a deletion is tried again."""
+    doubled: timedelta = FIRST_DELETION_RETRY * 2 ** min(max(0, attempts - 1), 16)
+    return min(doubled, LAST_DELETION_RETRY)
+
+
+@transaction.atomic
+def record_deletion_failure(
+    version_id: int, error: Exception, actor: Actor, *, freed: int = 0
+) -> None:
+    """Count the failed attempt, show its error and the next try, and tell who must know.
+
+    A refusal the store marks `permanent` (`StorageError.permanent`) will not go away by
+    retrying; the lifecycle mails the team and
+    the admins at once, from the `deletion_failed` signal sent inside this transaction.
+    """
+    version = (
+        AssetVersion.objects.select_for_update()
+        .select_related("asset__team")
+        .filter(pk=version_id, lifecycle_state=LifecycleState.DELETING)
+        .first()
+    )
+    if version is None:
+        return
+    permanent = isinstance(error, storage.StorageError) and error.permanent
+    version.deletion_attempts += 1
+    version.bytes_reclaimed += freed
+    version.deletion_error = str(error)[:2000]
+    version.next_deletion_attempt_at = timezone.now() + deletion_retry_delay(
+        version.deletion_attempts
+    )
+    version.save(
+        update_fields=[
+            "deletion_attempts",
+            "bytes_reclaimed",
+            "deletion_error",
+            "next_deletion_attempt_at",
+        ]
+    )
+    details = {
+        "attempt": version.deletion_attempts,
+        "error": version.deletion_error,
+        "permanent": permanent,
+        "next_attempt_at": version.next_deletion_attempt_at.isoformat(),
+    }
+    record(actor, f"{version.kind}.deletion_failed", version=version, details=details)
+    deletion_failed.send(
+        sender=AssetVersion,
+        version_id=version.pk,
+        error=version.deletion_error,
+        attempts=version.deletion_attempts,
+        permanent=permanent,
+        next_attempt_at=version.next_deletion_attempt_at,
+    )
 
 
 def _require_not_deleted(version: AssetVersion) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ParamSpec
 
 from django import forms
@@ -18,15 +19,18 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from modelyard.accounts.models import Team
+from modelyard.accounts.permissions import role_in
 from modelyard.accounts.services import get_team
 from modelyard.audit.models import AuditEvent
 from modelyard.lib.errors import NotFound
 from modelyard.registry import protection, services
 from modelyard.registry.models import Artifact, Asset, AssetVersion, Kind, LifecycleState
 from modelyard.registry.serializers import assets_query, versions_query
+from modelyard.registry.signals import NO_OUTLOOK, outlooks
 
 PAGE_SIZE = 50
 KIND_FILTER_CHOICES = [
@@ -124,12 +128,17 @@ def version_page(
 ) -> HttpResponse:
     version = services.get_version(services.get_asset(kind, team, name), number)
     artifacts = list(version.artifacts.all())
+    now = timezone.now()
     return render(
         request,
         "registry/version.html",
         {
             "asset": version.asset,
             "version": version,
+            "outlook": outlooks([version]).get(version.pk, NO_OUTLOOK),
+            "can_act": role_in(request.user, version.asset.team) is not None,
+            "now": now,
+            "tomorrow": now + timedelta(days=1),
             "artifacts": artifacts,
             "total_bytes": sum(artifact.size_bytes for artifact in artifacts),
             "aliases": version.aliases.order_by("name"),

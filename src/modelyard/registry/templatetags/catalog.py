@@ -10,6 +10,7 @@ from typing import Any
 from django import template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince
 
 from modelyard.registry.models import Asset, AssetVersion
@@ -78,6 +79,46 @@ def number(value: Any) -> str:
 def plain(value: Any) -> str:
     """Strings as they are; lists, objects, booleans and null as compact JSON."""
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+@register.filter
+def detail_label(key: str) -> str:
+    """An audit detail's key as words: bytes_reclaimed → 'bytes reclaimed'."""
+    return key.replace("_", " ")
+
+
+@register.filter
+def detail_value(value: Any, key: str = "") -> str:
+    """An audit detail's value in full, as people read it: dates, sizes, yes/no, lists.
+
+    Nothing is cut off; nested objects read as `key: value` pairs, not as JSON.
+    """
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return bytesize(int(value)) if "bytes" in key else number(value)
+    if isinstance(value, str):
+        return _moment_text(value)
+    if isinstance(value, list):
+        return ", ".join(detail_value(item) for item in value) or "—"
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "; ".join(f"{detail_label(k)}: {detail_value(v, k)}" for k, v in items)
+    return plain(value)
+
+
+def _moment_text(text: str) -> str:
+    """An ISO time as '2026-12-01 09:30 UTC'; any other text as it is."""
+    if len(text) < 19 or text[4:5] != "-" or "T" not in text:
+        return text
+    moment = parse_datetime(text)
+    if moment is None:
+        return text
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or ''}".rstrip()
 
 
 @register.filter
