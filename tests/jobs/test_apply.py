@@ -67,7 +67,9 @@ train:
 
     assert Command.objects.get(name="train").schedule == "30 7 * * 1-5"
     assert not Command.objects.get(name="score").active
-    assert Command.objects.get(name="train").next_fire_at == datetime(2026, 11, 26, 6, 30, tzinfo=UTC)
+    assert Command.objects.get(name="train").next_fire_at == datetime(
+        2026, 11, 26, 6, 30, tzinfo=UTC
+    )
     assert apply(alice, changed).json()["changes"] == []
 
 

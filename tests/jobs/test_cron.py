@@ -147,7 +147,13 @@ def test_every_quarter_hour_across_the_autumn_change_fires_each_local_time_once(
     found = list(times(cron, at(2026, 10, 24, 12, 0), 5))
 
     local = [moment.astimezone(BERLIN).strftime("%d %H:%M %Z") for moment in found]
-    assert local == ["25 02:00 CEST", "25 02:15 CEST", "25 02:30 CEST", "25 02:45 CEST", "26 02:00 CET"]
+    assert local == [
+        "25 02:00 CEST",
+        "25 02:15 CEST",
+        "25 02:30 CEST",
+        "25 02:45 CEST",
+        "26 02:00 CET",
+    ]
 
 
 def test_skipped_times_in_the_spring_gap_are_one_instant() -> None:

@@ -176,17 +176,29 @@ def _sending_team(user: AnyUser, body: EventIn) -> Team:
             return teams[0]
         if teams:
             names = ", ".join(t.name for t in teams)
-            raise InvalidInput(f"You are a member of several teams ({names}); say which one "
-                               'sends the event with "team".')
-        raise events.refuse(user, None, body.event, "You are a member of no team, so you "
-                            "cannot send events; ask a team's owner to add you.")
+            raise InvalidInput(
+                f"You are a member of several teams ({names}); say which one "
+                'sends the event with "team".'
+            )
+        raise events.refuse(
+            user,
+            None,
+            body.event,
+            "You are a member of no team, so you "
+            "cannot send events; ask a team's owner to add you.",
+        )
     team = Team.objects.filter(name=body.team).first()
     if team is None:
         raise NotFound(f"No team {body.team!r}; list them with `modelyard teams list`.")
     if role_in(user, team) is None:
-        raise events.refuse(user, team, body.event, f"You are not a member of team '{team.name}',"
-                            f" so you cannot send its events. Ask an owner of '{team.name}' to "
-                            "add you, or send it for your own team.")
+        raise events.refuse(
+            user,
+            team,
+            body.event,
+            f"You are not a member of team '{team.name}',"
+            f" so you cannot send its events. Ask an owner of '{team.name}' to "
+            "add you, or send it for your own team.",
+        )
     return team
 
 

@@ -55,7 +55,10 @@ class Command(models.Model):
     )
     active = models.BooleanField(default=True, help_text="False once removed from the spec.")
     next_fire_at = models.DateTimeField(
-        null=True, blank=True, db_index=True, help_text="The next instant its schedule is due at (jobs/firing.py)."
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The next instant its schedule is due at (jobs/firing.py).",
     )
 
     class Meta:
