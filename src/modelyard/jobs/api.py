@@ -171,7 +171,11 @@ def send_event(request: HttpRequest, body: EventIn) -> Status[Any]:
 def _sending_team(user: AnyUser, body: EventIn) -> Team:
     """The team named in the body, or the sender's only team; the sender must be a member."""
     if body.team is None:
-        teams = list(Team.objects.filter(memberships__user_id=user.pk).order_by("name")[:5])
+        teams = list(
+            Team.objects.filter(memberships__user__username=user.get_username()).order_by("name")[
+                :5
+            ]
+        )
         if len(teams) == 1:
             return teams[0]
         if teams:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from celery.schedules import crontab
+from celery.schedules import crontab_parser
 
 # Far enough for any line that can match (29 February on a given weekday repeats within
 # 28 years); a line that matches no day in that span never will.
@@ -47,23 +47,16 @@ class Cron:
             raise CronError(f"{line!r} has {len(fields)} fields, not five.")
         minute, hour, day_of_month, month_of_year, day_of_week = fields
         try:
-            parsed = crontab(
-                minute=minute,
-                hour=hour,
-                day_of_month=day_of_month,
-                month_of_year=month_of_year,
-                day_of_week=day_of_week,
+            return cls(
+                tuple(sorted(_values(minute, 60))),
+                tuple(sorted(_values(hour, 24))),
+                _values(day_of_month, 31, 1),
+                _values(month_of_year, 12, 1),
+                _values(day_of_week, 7),
+                ZoneInfo(zone),
             )
         except ValueError as error:
             raise CronError(f"{line!r}: {error}") from None
-        return cls(
-            tuple(sorted(parsed.minute)),
-            tuple(sorted(parsed.hour)),
-            frozenset(parsed.day_of_month),
-            frozenset(parsed.month_of_year),
-            frozenset(parsed.day_of_week),
-            ZoneInfo(zone),
-        )
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first instant (UTC) this line is due at, strictly after `moment`."""
@@ -113,3 +106,12 @@ class Cron:
             for hour in self.hours
             for minute in self.minutes
         ]
+
+
+def _values(field: str, size: int, first: int = 0) -> frozenset[int]:
+    """The numbers a field names (`*/15`, `1-5`, `mon-fri`, `jan,jul`), each in range."""
+    values = crontab_parser(size, first).parse(field)
+    outside = sorted(v for v in values if not first <= v < first + size)
+    if outside or not values:
+        raise ValueError(f"{field!r} names {outside or 'nothing'}, not {first}-{first + size - 1}")
+    return frozenset(values)
