@@ -60,13 +60,21 @@ def test_a_normal_day_fires_once_at_the_local_time(nightly) -> None:
     assert fired_at() == [at(2026, 11, 10, 1, 30)]  # 02:30 CET
 
 
-def test_beat_started_inside_the_repeated_hour_fires_the_time_once(nightly) -> None:
+@pytest.mark.parametrize(
+    "restart",
+    [
+        at(2026, 10, 25, 1, 5),  # 02:05 CET: django-celery-beat fired it every few ms from here on
+        at(2026, 10, 25, 1, 40),  # 02:40 CET
+        at(2026, 10, 25, 0, 35),  # 02:35 CEST, the first pass
+    ],
+)
+def test_beat_started_inside_the_repeated_hour_fires_the_time_once(nightly, restart) -> None:
     """2026-10-25: Berlin's 02:00-03:00 happens twice (00:00-01:00 and 01:00-02:00 UTC).
-    Beat stopped before 02:30 and started again in the second 02:xx hour."""
+    Beat stopped at 02:10 (first pass) and started again inside the repeated hour."""
     nightly()
     beat(at(2026, 10, 24, 22, 0), at(2026, 10, 25, 0, 10))  # up to 02:10 CEST
 
-    restarted = beat(at(2026, 10, 25, 1, 40), at(2026, 10, 25, 4, 0))  # 02:40 CET on
+    restarted = beat(restart, at(2026, 10, 25, 4, 0))
 
     assert restarted == 1  # the missed 02:30, once
     assert fired_at() == [at(2026, 10, 25, 0, 30)]  # its first occurrence, 02:30 CEST

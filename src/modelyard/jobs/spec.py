@@ -165,14 +165,15 @@ def _team_list(node: Node | None, problems: list[str]) -> list[str]:
 
 
 def _other_teams_named(commands: dict[str, CommandSpec], team: str, problems: list[str]) -> None:
-    """A filter on another team's asset (`model: blue/churn`) hears nothing unless the
-    trigger also says `from: blue`: an event carries the team that sent it."""
+    """A registry event's filter on another team's asset (`model: blue/churn`) hears nothing
+    unless the trigger also says `from: blue`: an event carries the team that sent it."""
     for command in commands.values():
         for trigger in command.triggers:
             sender = trigger.get(FROM, team)
+            assets = REGISTRY_EVENTS.get(trigger["event"], set()) - {"alias"}
             for key, value in trigger["filter"].items():
                 named, slash, _ = str(value).partition("/")
-                if slash and named != sender:
+                if key in assets and slash and named != sender:
                     problems.append(
                         f"command {command.name!r}: {trigger['event']} {key}: {value} is team "
                         f"{named}'s; add `from: {named}` to hear that team's events "
