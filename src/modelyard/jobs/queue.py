@@ -17,7 +17,6 @@ from modelyard.celery import app
 DISPATCH_RUNS = "modelyard.jobs.tasks.dispatch_runs"
 EXECUTE_RUN = "modelyard.jobs.tasks.execute_run"
 HANDLE_EVENT = "modelyard.jobs.tasks.handle_event"
-FIRE_SCHEDULES = "modelyard.jobs.tasks.fire_schedules"
 
 
 def enqueue(task: str, *args: Any) -> None:
