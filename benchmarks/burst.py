@@ -411,7 +411,7 @@ def emit_to_broker(config: Config, queue: str) -> Emitted:
     for index in range(config.events):
         publisher.send_task(
             "modelyard.jobs.tasks.handle_event",
-            args=[EVENT, payload(index, config.projects)],
+            args=[EVENT, payload(index, config.projects), TEAM],
             queue=queue,
         )
         emitted.accepted += 1

@@ -308,8 +308,13 @@ class Client:
     def rerun(self, run_id: int) -> Json:
         return self._object("POST", f"/runs/{run_id}/rerun")
 
-    def send_event(self, event: str, payload: Mapping[str, Any]) -> Json:
-        return self._object("POST", "/events", json={"event": event, "payload": dict(payload)})
+    def send_event(self, event: str, payload: Mapping[str, Any], team: str | None = None) -> Json:
+        """An external event, sent for `team` (you must be a member; default: your only
+        team) to the commands listening to that team's events."""
+        body: Json = {"event": event, "payload": dict(payload)}
+        if team is not None:
+            body["team"] = team
+        return self._object("POST", "/events", json=body)
 
     def files(self, kind: str, ref: str) -> list[Json]:
         """The files of a version: path, size_bytes and checksum of each."""

@@ -41,6 +41,11 @@ def periodic_tasks() -> list[PeriodicTask]:
             "modelyard.jobs.tasks.dispatch_runs",
             10,
         ),
+        PeriodicTask(
+            "Request a run of each cron command whose scheduled time came, once per time",
+            "modelyard.jobs.tasks.fire_schedules",
+            10,
+        ),
     ]
     if settings.REDIS_URL:
         tasks.append(

@@ -18,7 +18,10 @@ set and feature set versions that triggered it.
 A command given as a command line (`run: python -m churn.train`) gets the same context
 in its environment (MODELYARD_RUN_ID, MODELYARD_RUN_OUTPUT_DIR, MODELYARD_RUN_TRIGGERS and
 MODELYARD_RUN_ARGS, as JSON); a Python one reads it back with `modelyard.sdk.current()`.
-It exits 75 to ask for a retry.
+It exits 75 (TRANSIENT_EXIT) to ask for a retry.
+
+This module imports no Django model at its top: a program imports it before Django is set
+up (`current()` sets it up), so the functions that read or write rows import them then.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelyard.jobs.models import Run
+
+
+TRANSIENT_EXIT = 75  # EX_TEMPFAIL: the program says its failure is worth a retry
 
 
 class Transient(Exception):

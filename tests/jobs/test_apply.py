@@ -1,9 +1,11 @@
-"""Applying modelyard.yaml: a diff, dry runs, cron entries in beat's tables, line errors."""
+"""Applying modelyard.yaml: a diff, dry runs, each schedule's next instant, line errors."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
-from django_celery_beat.models import PeriodicTask
+import time_machine
 
 from modelyard.jobs.models import Command, Project
 from tests.jobs.conftest import spec
@@ -27,7 +29,8 @@ def apply(api, text: str, dry_run: bool = False):
     return api.post("/projects/apply", {"source": text, "dry_run": dry_run})
 
 
-def test_a_new_project_creates_commands_and_its_cron_entry(alice) -> None:
+@time_machine.travel(datetime(2026, 11, 25, 12, 0, tzinfo=UTC), tick=False)
+def test_a_new_project_creates_commands_due_at_their_next_time(alice) -> None:
     response = apply(alice, FIRST)
 
     assert response.status_code == 200, response.json()
@@ -38,16 +41,12 @@ def test_a_new_project_creates_commands_and_its_cron_entry(alice) -> None:
     ]
     train = Command.objects.get(name="train")
     assert (train.schedule, train.retries, train.entry) == ("0 6 * * *", 2, "train")
-    entry = PeriodicTask.objects.get(name="modelyard run red/churn:train")
-    assert entry.task == "modelyard.jobs.tasks.fire_schedule"
-    assert (entry.crontab.hour, entry.crontab.minute, str(entry.crontab.timezone)) == (
-        "6",
-        "0",
-        "Europe/Paris",
-    )
-    assert entry.args == f"[{train.pk}]"
+    # Six in Paris the next morning: five in UTC in winter.
+    assert train.next_fire_at == datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    assert Command.objects.get(name="score").next_fire_at is None  # no schedule
 
 
+@time_machine.travel(datetime(2026, 11, 25, 12, 0, tzinfo=UTC), tick=False)  # a Wednesday
 def test_reapplying_prints_a_diff_and_removes_what_left(alice) -> None:
     apply(alice, FIRST)
     changed = spec(
@@ -68,16 +67,20 @@ train:
 
     assert Command.objects.get(name="train").schedule == "30 7 * * 1-5"
     assert not Command.objects.get(name="score").active
-    assert PeriodicTask.objects.get(name="modelyard run red/churn:train").crontab.hour == "7"
+    assert Command.objects.get(name="train").next_fire_at == datetime(
+        2026, 11, 26, 6, 30, tzinfo=UTC
+    )
     assert apply(alice, changed).json()["changes"] == []
 
 
-def test_removing_a_schedule_removes_the_cron_entry(alice) -> None:
+def test_removing_a_schedule_or_the_command_stops_its_firing(alice) -> None:
     apply(alice, FIRST)
 
-    apply(alice, spec("train:\n  retries: 1\n"))
-
-    assert not PeriodicTask.objects.filter(name__startswith="modelyard run").exists()
+    apply(alice, spec("train:\n  retries: 1\nscore: {}\n"))
+    assert Command.objects.get(name="train").next_fire_at is None
+    apply(alice, FIRST)
+    apply(alice, spec("score: {}\n"))
+    assert Command.objects.get(name="train").next_fire_at is None
 
 
 def test_invalid_files_answer_with_the_lines(alice) -> None:

@@ -1,14 +1,12 @@
 """The dispatcher: global, team and command caps; finished runs free their slot; lost
-workers' slots are reclaimed after the heartbeat timeout."""
+workers' slots are reclaimed after the heartbeat timeout. Its lock protocol has tests of its
+own (test_dispatch_lock.py); these go through the public services only."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
-from unittest import mock
 
 import pytest
-from django.db import connection, connections
 from django.utils import timezone
 
 from modelyard.accounts.services import create_team
@@ -131,53 +129,3 @@ def test_cancel_and_rerun_through_the_api(alice, bob, mallory, commands) -> None
     assert again.json()["reason"] == "rerun"
     listed = alice.get("/runs", project="red/churn", state="queued").json()
     assert listed["count"] == 8
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_dispatcher_finding_the_lock_taken_leaves_its_request_to_the_holder(
-    commands, settings
-) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite has no row locks: its dispatchers take turns on the database lock")
-    settings.MAX_CONCURRENT_RUNS = 20
-    in_round, release = threading.Event(), threading.Event()
-    rounds: list[list[int]] = []
-    real_round = services._round
-
-    def first_round_waits(now):
-        if not rounds:
-            in_round.set()
-            release.wait(30)
-        rounds.append(real_round(now))
-        return rounds[-1]
-
-    def dispatch_in_thread() -> None:
-        try:
-            services.dispatch()
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    with mock.patch.object(services, "_round", first_round_waits):
-        holder = threading.Thread(target=dispatch_in_thread)
-        holder.start()
-        assert in_round.wait(30)
-        second = threading.Thread(target=dispatch_in_thread)
-        second.start()
-        second.join(10)
-        assert not second.is_alive()  # it did not wait for the lock
-        release.set()
-        holder.join(30)
-
-    assert len(rounds) == 2  # the holder went round again for the request it saw
-    assert running() == len(commands)
-
-
-def test_a_dispatcher_asked_again_and_again_hands_over_to_a_new_task(commands, settings) -> None:
-    with (
-        mock.patch.object(services, "_asked", side_effect=range(10_000)) as asked,  # always moved
-        mock.patch.object(services, "dispatch_soon") as dispatch_soon,
-    ):
-        services.dispatch()
-
-    assert dispatch_soon.call_count == 1  # no request is dropped, and no task runs forever
-    assert asked.call_count == 2 * services.MAX_ROUNDS

@@ -7,11 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django_celery_beat.models import PeriodicTask
 
 from modelyard.jobs import events, services
 from modelyard.jobs.models import Run, RunState
-from modelyard.jobs.tasks import fire_schedule
+from modelyard.jobs.tasks import fire_schedules
 from modelyard.registry import services as registry
 from modelyard.registry.models import Kind
 from tests.fixtures.models import _bytes
@@ -22,20 +21,18 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def test_a_cron_command_fires_at_its_time_in_the_projects_zone(apply) -> None:
-    commands = apply(spec('train:\n  schedule: "0 6 * * *"\n', extra="timezone: Europe/Paris\n"))
-    schedule = PeriodicTask.objects.get(name="modelyard run red/churn:train").schedule
-    last_run = datetime(2026, 11, 24, 6, 0, 5, tzinfo=PARIS)
+    with time_machine.travel(datetime(2026, 11, 24, 12, 0, tzinfo=PARIS), tick=False):
+        apply(spec('train:\n  schedule: "0 6 * * *"\n', extra="timezone: Europe/Paris\n"))
 
-    with time_machine.travel(datetime(2026, 11, 25, 5, 59, 0, tzinfo=PARIS), tick=False):
-        due, _ = schedule.is_due(last_run)
-        assert not due
-    with time_machine.travel(datetime(2026, 11, 25, 6, 0, 1, tzinfo=PARIS), tick=False):
-        due, _ = schedule.is_due(last_run)
-        assert due  # 05:00 UTC: six in Paris, not in UTC
+    with time_machine.travel(datetime(2026, 11, 25, 5, 59, 50, tzinfo=PARIS), tick=False):
+        assert fire_schedules() == 0
+    with time_machine.travel(datetime(2026, 11, 25, 6, 0, 5, tzinfo=PARIS), tick=False):
+        assert fire_schedules() == 1  # 05:00 UTC: six in Paris, not in UTC
+        assert fire_schedules() == 0
 
-    fire_schedule(commands["train"].pk)
     run = Run.objects.get()
     assert (run.reason, run.state, run.triggers[0]["schedule"]) == ("cron", "queued", "0 6 * * *")
+    assert run.triggers[0]["at"] == "2026-11-25T05:00:00+00:00"
 
 
 def test_a_burst_of_events_folds_into_one_queued_run(
@@ -53,7 +50,7 @@ other:
     )
     for number in range(1, 1001):
         payload = {"dataset": "red/events", "kind": "dataset", "version": f"red/events:{number}"}
-        events.handle("dataset_version_created", payload)
+        events.handle("dataset_version_created", payload, "red")
 
     run = Run.objects.get()
     assert (run.command.name, run.state, run.events) == ("score", RunState.QUEUED, 1000)
@@ -62,7 +59,7 @@ other:
     # Once it runs, the next event queues a new run rather than joining a running one.
     with django_capture_on_commit_callbacks(execute=True):
         assert services.dispatch() == [run.pk]
-    events.handle("dataset_version_created", {"dataset": "red/events", "version": "x"})
+    events.handle("dataset_version_created", {"dataset": "red/events", "version": "x"}, "red")
     assert Run.objects.filter(state=RunState.QUEUED).count() == 1
     assert recording_executor == [run.pk]
 
@@ -122,20 +119,20 @@ def test_an_event_reads_only_the_commands_listening_to_it(apply, django_assert_n
     apply(spec(listeners + others))
 
     with django_assert_num_queries(1) as captured:  # found by key: no command is loaded
-        assert events.handle("unheard", {"table": "t1"}) == 0
+        assert events.handle("unheard", {"table": "t1"}, "red") == 0
     assert "jobs_listener" in captured.captured_queries[0]["sql"]
-    assert events.handle("loaded", {"table": "t7"}) == 2  # `exact` (any table) and `c7`
-    assert events.handle("loaded_v2", {}) == 1
+    assert events.handle("loaded", {"table": "t7"}, "red") == 2  # `exact` (any table) and `c7`
+    assert events.handle("loaded_v2", {}, "red") == 1
 
     assert sorted(Run.objects.values_list("command__name", flat=True)) == ["c7", "exact", "longer"]
 
 
 def test_an_event_folds_into_the_queued_run_in_one_update(apply, django_assert_num_queries) -> None:
     apply(spec("score:\n  on:\n    - loaded: {table: t}\n"))
-    events.handle("loaded", {"table": "red/t", "n": 0})  # queues the run
+    events.handle("loaded", {"table": "red/t", "n": 0}, "red")  # queues the run
     for number in range(1, services.TRIGGERS_KEPT + 5):
         with django_assert_num_queries(2):  # find the listener; fold (append and count)
-            events.handle("loaded", {"table": "red/t", "n": number})
+            events.handle("loaded", {"table": "red/t", "n": number}, "red")
 
     run = Run.objects.get()
     assert run.events == services.TRIGGERS_KEPT + 5
@@ -147,6 +144,6 @@ def test_reapplying_a_command_moves_what_it_listens_to(apply) -> None:
     apply(spec("score:\n  on:\n    - first: {}\n"))
     apply(spec(f"score:\n  on:\n    - second: {{}}\n    - third: {{table: {long_value}}}\n"))
 
-    assert events.handle("first", {}) == 0
-    assert events.handle("third", {"table": "y"}) == 0
-    assert events.handle("third", {"table": long_value, "other": "z"}) == 1
+    assert events.handle("first", {}, "red") == 0
+    assert events.handle("third", {"table": "y"}, "red") == 0
+    assert events.handle("third", {"table": long_value, "other": "z"}, "red") == 1

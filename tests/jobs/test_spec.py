@@ -119,3 +119,51 @@ def test_a_bad_command_line_is_named_with_its_line(command: str, says: str) -> N
         parse("project: churn\nteam: red\nprogram: p\ncommands:\n" + command)
 
     assert any(p.startswith(says) for p in caught.value.problems), caught.value.problems
+
+
+def minimal(commands: str, extra: str = "") -> str:
+    return f"project: churn\nteam: red\nprogram: p\n{extra}commands:\n{commands}"
+
+
+def test_a_schedule_on_a_day_of_the_month_is_read_in_cron_order() -> None:
+    """Checked before as crontab(minute, hour, day_of_week, …): the 15th was a weekday 15."""
+    spec = parse(minimal('  report:\n    schedule: "0 6 15 * *"\n'))
+
+    assert spec.commands["report"].schedule == "0 6 15 * *"
+
+
+def test_a_schedule_that_never_comes_is_refused() -> None:
+    with pytest.raises(SpecError, match="never comes"):
+        parse(minimal('  report:\n    schedule: "0 6 31 2 *"\n'))
+
+
+def test_events_of_another_team_are_named_with_from_and_shared_by_a_list() -> None:
+    text = minimal(
+        "  score:\n    on:\n      - table_loaded: {from: blue, table: clicks, path: s3://b/k}\n",
+        extra="share_events_with: [ops, blue, ops]\n",
+    )
+
+    spec = parse(text)
+
+    (trigger,) = spec.commands["score"].triggers
+    assert trigger == {
+        "event": "table_loaded",
+        "from": "blue",
+        "filter": {"table": "clicks", "path": "s3://b/k"},
+    }
+    assert spec.share_events_with == ["blue", "ops"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (minimal("  s:\n    on:\n      - model_promoted: {model: blue/churn}\n"), "`from: blue`"),
+        (minimal("  s:\n    on:\n      - loaded: {from: 'a b'}\n"), "must name a team"),
+        (minimal("  s: {}\n", extra="share_events_with: blue\n"), "list of team names"),
+    ],
+)
+def test_event_rules_in_the_file(text: str, says: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse(text)
+
+    assert says in str(caught.value)

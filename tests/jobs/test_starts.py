@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.jobs import child, starts
+from modelyard.jobs import starts
 
 
 def exits_with_its_run_id(run_id: int, directory: str, log_path: str, environment: dict) -> None:
@@ -19,7 +19,7 @@ def exits_with_its_run_id(run_id: int, directory: str, log_path: str, environmen
 def forked(monkeypatch, settings):
     settings.RUN_START = "warm"
     starts.reset()
-    monkeypatch.setattr(child, "run_forked", exits_with_its_run_id)
+    monkeypatch.setattr(starts, "run_forked", exits_with_its_run_id)
     yield
     starts.reset()
 

@@ -11,15 +11,17 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
+from django.conf import settings
+from django.utils import timezone
 
-from modelyard.jobs import services
+from modelyard.jobs import queue, services
 from modelyard.jobs.models import Command, Run, RunState
-from modelyard.jobs.tasks import dispatch_runs, handle_event
 from tests.fixtures.worker import broker_for, celery_worker
 from tests.jobs.conftest import spec
 
@@ -31,15 +33,18 @@ CAP = 3
 def publisher(redis_url: str) -> Iterator[Celery]:
     url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
-    yield Celery(broker=url)
+    app = Celery(broker=url)
+    app.conf.task_routes = settings.CELERY_TASK_ROUTES
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    yield app
     redis.Redis.from_url(url).flushdb()
 
 
 @pytest.fixture
 def broker(publisher: Celery, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Dispatches requested by this process go to the workers through Redis."""
-    send = publisher.send_task
-    monkeypatch.setattr(dispatch_runs, "delay", lambda: send(dispatch_runs.name, queue="default"))
+    """What this process enqueues (dispatches) goes to the workers through Redis, on the
+    routed queues, instead of running here as the tests' eager tasks do."""
+    monkeypatch.setattr(queue, "app", publisher)
     return str(publisher.conf.broker_url)
 
 
@@ -73,6 +78,11 @@ def wait_until(condition, seconds: float, sample=None) -> None:
             sample()
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def heartbeat_older_than(run_id: int, seconds: float) -> bool:
+    stale = timezone.now() - timedelta(seconds=seconds)
+    return Run.objects.filter(pk=run_id, heartbeat_at__lt=stale).exists()
 
 
 def alive(pid: int) -> bool:
@@ -138,7 +148,7 @@ def test_events_are_handled_while_every_run_slot_is_busy(
             services.request_run(Command.objects.get(name=name), "manual")
         wait_until(lambda: Run.objects.exclude(worker="").count() == 2, 60)
         for number in range(20):
-            publisher.send_task(handle_event.name, ("seen", {"n": number}), queue="events")
+            queue.enqueue(queue.HANDLE_EVENT, "seen", {"n": number}, "red")
         listener = Run.objects.filter(command__name="listener")
         wait_until(lambda: sum(listener.values_list("events", flat=True)) == 20, 60)
         assert Run.objects.filter(state=RunState.RUNNING).count() == 2  # still both sleeping
@@ -171,8 +181,10 @@ def test_a_worker_killed_mid_run_gives_its_slot_back(
         assert Run.objects.get(pk=short_run.pk).state == RunState.QUEUED  # the cap is full
 
         with celery_worker(broker, tmp_path / "w2", root, "runs", extra_env=env):
-            time.sleep(3.5)
-            dispatch_runs.delay()  # what beat's periodic dispatch does, on a worker
+            # The dispatcher reclaims a slot once its run's last heartbeat is older than the
+            # timeout (3 s here): wait for that, then ask for one dispatch.
+            wait_until(lambda: heartbeat_older_than(long_run.pk, seconds=3), 30)
+            queue.enqueue(queue.DISPATCH_RUNS)  # what beat's periodic dispatch does
             wait_until(lambda: Run.objects.get(pk=short_run.pk).state == RunState.SUCCEEDED, 60)
 
     lost = Run.objects.get(pk=long_run.pk)

@@ -124,15 +124,17 @@ def events() -> None:
 
 @events.command("send")
 @click.argument("event")
+@click.option("--team", help="The team sending it (you must be a member); default: your only team.")
 @click.option("--payload", default="{}", metavar="JSON", help='e.g. \'{"table": "clicks"}\'.')
-def events_send(event: str, payload: str) -> None:
+def events_send(event: str, team: str | None, payload: str) -> None:
+    """Send an external event for your team, to the commands listening to that team's events."""
     try:
         body = json.loads(payload)
     except ValueError as error:
         raise click.BadParameter(f"not valid JSON ({error}).", param_hint="--payload") from None
     with Client() as client:
-        client.send_event(event, body)
-    click.echo(f"Sent {event}.")
+        sent = client.send_event(event, body, team=team)
+    click.echo(f"Sent {event} for team {sent['team']}.")
 
 
 def register(group: click.Group) -> None:

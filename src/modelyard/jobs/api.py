@@ -1,5 +1,6 @@
 """Projects, runs and events under /api/v1. Members of a project's team apply it, start,
-cancel and re-run its runs; any signed-in user reads them and sends external events."""
+cancel and re-run its runs; any signed-in user reads them; a member of a team sends
+external events for it (jobs/events.py has the rules)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from modelyard.accounts.permissions import require_member
+from modelyard.accounts.models import Team
+from modelyard.accounts.permissions import AnyUser, require_member, role_in
 from modelyard.api.pagination import PageParams, page
 from modelyard.jobs import events, projects, services
 from modelyard.jobs.models import Command, Project, Run, RunState
 from modelyard.jobs.spec import EVENT_NAME
-from modelyard.lib.errors import NotFound
+from modelyard.lib.errors import InvalidInput, NotFound
 
 router = Router(tags=["jobs"])
 
@@ -80,6 +82,11 @@ class RunDetail(RunOut):
 
 class EventIn(Schema):
     event: str = Field(pattern=EVENT_NAME.pattern)
+    team: str | None = Field(
+        default=None,
+        max_length=128,
+        description="The team sending it (you must be a member); default: your only team",
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -156,8 +163,47 @@ def rerun(request: HttpRequest, run_id: int) -> Status[Any]:
 
 @router.post("/events", response={202: dict[str, str]}, operation_id="send_event")
 def send_event(request: HttpRequest, body: EventIn) -> Status[Any]:
-    events.emit(body.event, body.payload)
-    return Status(202, {"status": "queued", "event": body.event})
+    team = _sending_team(request.user, body)
+    events.send(request.user, team, body.event, body.payload)
+    return Status(202, {"status": "queued", "event": body.event, "team": team.name})
+
+
+def _sending_team(user: AnyUser, body: EventIn) -> Team:
+    """The team named in the body, or the sender's only team; the sender must be a member."""
+    if body.team is None:
+        teams = list(
+            Team.objects.filter(memberships__user__username=user.get_username()).order_by("name")[
+                :5
+            ]
+        )
+        if len(teams) == 1:
+            return teams[0]
+        if teams:
+            names = ", ".join(t.name for t in teams)
+            raise InvalidInput(
+                f"You are a member of several teams ({names}); say which one "
+                'sends the event with "team".'
+            )
+        raise events.refuse(
+            user,
+            None,
+            body.event,
+            "You are a member of no team, so you "
+            "cannot send events; ask a team's owner to add you.",
+        )
+    team = Team.objects.filter(name=body.team).first()
+    if team is None:
+        raise NotFound(f"No team {body.team!r}; list them with `modelyard teams list`.")
+    if role_in(user, team) is None:
+        raise events.refuse(
+            user,
+            team,
+            body.event,
+            f"You are not a member of team '{team.name}',"
+            f" so you cannot send its events. Ask an owner of '{team.name}' to "
+            "add you, or send it for your own team.",
+        )
+    return team
 
 
 def _command(team: str, name: str, command: str) -> Command:

@@ -9,6 +9,9 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
-        from modelyard.jobs import events
+        # Imported once the apps are loaded (models, then the modules built on them): the
+        # registry's signals reach the event handlers, and the tasks are registered with
+        # Celery in every process, so jobs/queue.py sends them through the tasks themselves.
+        from modelyard.jobs import events, tasks  # noqa: F401
 
         events.connect_registry_signals()

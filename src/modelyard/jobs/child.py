@@ -25,10 +25,8 @@ import time
 import traceback
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from modelyard import sdk
+from modelyard import sdk
 
 PARENT_CHECK_SECONDS = 0.5
 
@@ -54,9 +52,8 @@ def main(run_id: int) -> int:
     import django
 
     django.setup()
-    from modelyard import sdk
+    # Models only now: this module also starts as `python -m`, before Django is set up.
     from modelyard.jobs.models import Run
-    from modelyard.jobs.services import TRANSIENT_EXIT
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout
@@ -76,7 +73,7 @@ def main(run_id: int) -> int:
         function(context)
     except sdk.Transient as error:
         print(f"modelyard: transient failure, to be retried: {error}", flush=True)
-        return TRANSIENT_EXIT
+        return sdk.TRANSIENT_EXIT
     except Exception:  # the program's own error: its traceback is the run's last words
         traceback.print_exc(file=sys.stdout)
         return 1

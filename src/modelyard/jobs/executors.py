@@ -14,6 +14,8 @@ import abc
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from modelyard.jobs.queue import EXECUTE_RUN, enqueue
+
 
 class Executor(abc.ABC):
     @abc.abstractmethod
@@ -24,9 +26,7 @@ class Executor(abc.ABC):
 
 class CeleryExecutor(Executor):
     def submit(self, run_id: int) -> None:
-        from modelyard.jobs.tasks import execute_run
-
-        execute_run.delay(run_id)
+        enqueue(EXECUTE_RUN, run_id)
 
 
 def get_executor() -> Executor:

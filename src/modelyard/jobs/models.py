@@ -18,6 +18,9 @@ class Project(models.Model):
         max_length=500, help_text="An importable module, or a path to a folder holding one."
     )
     timezone = models.CharField(max_length=64, default="UTC")
+    shares_events_with = models.JSONField(
+        default=list, blank=True, help_text="Teams whose commands may hear this team's events."
+    )
     spec = models.JSONField(default=dict, help_text="The spec as last applied (normalised).")
     source = models.TextField(blank=True, help_text="The modelyard.yaml text last applied.")
     applied_at = models.DateTimeField(auto_now=True)
@@ -51,6 +54,12 @@ class Command(models.Model):
         default=list, blank=True, help_text="A command line, for a command given as a CLI."
     )
     active = models.BooleanField(default=True, help_text="False once removed from the spec.")
+    next_fire_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The next instant its schedule is due at (jobs/firing.py).",
+    )
 
     class Meta:
         ordering = ["project_id", "name"]
@@ -74,6 +83,24 @@ class Listener(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} <- {self.key}"
+
+
+class Firing(models.Model):
+    """One row per scheduled instant a command was fired for: a cron time fires once, however
+    often or from however many processes the schedule is looked at (jobs/firing.py)."""
+
+    command = models.ForeignKey(Command, on_delete=models.CASCADE, related_name="firings")
+    scheduled_for = models.DateTimeField(help_text="The instant the schedule was due at.")
+    fired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(fields=["command", "scheduled_for"], name="firing_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.command} at {self.scheduled_for:%Y-%m-%d %H:%M} UTC"
 
 
 class RunState(models.TextChoices):

@@ -1,9 +1,8 @@
 """Applying a modelyard.yaml: the diff against what is applied, then the rows and schedules.
 
-Commands removed from the file are deactivated, not deleted, so their runs stay readable;
-their cron entries are removed from beat's schedule. Cron entries live in
-django-celery-beat's tables (named `modelyard run TEAM/PROJECT:COMMAND`), so beat picks
-up every change without a restart.
+Commands removed from the file are deactivated, not deleted, so their runs stay readable,
+and no longer fire. A command whose schedule (or the project's time zone) changed is due
+from its next instant on (jobs/firing.py); beat itself holds no per-command entry.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from django.db import transaction
 from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.jobs.events import index_listeners
+from modelyard.jobs.firing import arm
 from modelyard.jobs.models import Command, Project
 from modelyard.jobs.spec import CommandSpec, ProjectSpec, SpecError, parse
 from modelyard.lib.errors import InvalidInput, NotFound
@@ -49,10 +49,12 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
         return [f"+ project {new['team']}/{new['project']}"] + [
             f"+ command {name}" for name in new["commands"]
         ]
+    # A key the applied spec predates is no change while it has its default.
+    was = {"share_events_with": [], **old}
     lines = [
-        f"~ {key}: {old.get(key)!r} -> {new[key]!r}"
-        for key in ("program", "timezone")
-        if old.get(key) != new[key]
+        f"~ {key}: {was.get(key)!r} -> {new[key]!r}"
+        for key in ("program", "timezone", "share_events_with")
+        if was.get(key) != new[key]
     ]
     before, after = old.get("commands", {}), new["commands"]
     lines += [f"+ command {name}" for name in after if name not in before]
@@ -89,55 +91,29 @@ def _write(
     text: str,
     changes: list[str],
 ) -> None:
+    zone_changed = project is not None and project.timezone != spec.timezone
     project = project or Project(team=team, name=spec.project)
     project.program, project.timezone = spec.program, spec.timezone
+    project.shares_events_with = spec.share_events_with
     project.spec, project.source, project.applied_by = spec.as_json(), text, user_of(actor)
     project.save()
     for command_spec in spec.commands.values():
-        _sync_schedule(project, _upsert_command(project, command_spec))
+        _upsert_command(project, command_spec, zone_changed)
     removed = project.commands.exclude(name__in=list(spec.commands)).filter(active=True)
-    for command in removed:
-        command.active = False
-        command.save(update_fields=["active"])
-        _sync_schedule(project, command)
+    removed.update(active=False, next_fire_at=None)
     record(
         actor, "project.applied", team=team, details={"project": project.ref, "changes": changes}
     )
 
 
-def _upsert_command(project: Project, spec: CommandSpec) -> Command:
+def _upsert_command(project: Project, spec: CommandSpec, zone_changed: bool) -> Command:
+    before = project.commands.filter(name=spec.name).first()
     values = asdict(spec)
     values.pop("name")
     command, _ = Command.objects.update_or_create(
         project=project, name=spec.name, defaults={**values, "active": True}
     )
     index_listeners(command)
+    if before is None or not before.active or before.schedule != spec.schedule or zone_changed:
+        arm(command)  # due from its next instant on, in the zone as it is now
     return command
-
-
-def _sync_schedule(project: Project, command: Command) -> None:
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    name = f"modelyard run {project.ref}:{command.name}"
-    if not command.active or not command.schedule:
-        PeriodicTask.objects.filter(name=name).delete()
-        return
-    minute, hour, day_of_month, month_of_year, day_of_week = command.schedule.split()
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone=project.timezone,
-    )
-    PeriodicTask.objects.update_or_create(
-        name=name,
-        defaults={
-            "task": "modelyard.jobs.tasks.fire_schedule",
-            "crontab": crontab,
-            "interval": None,
-            "args": json.dumps([command.pk]),
-            "enabled": True,
-        },
-    )

@@ -1,8 +1,8 @@
 """Runs: requested (and coalesced), dispatched under the caps, finished, cancelled, re-run.
 
 Rows first, side effects second: a run is a row before any process exists, and the
-dispatcher — the only code that starts runs — counts and claims slots while holding the
-lock of the `runs` Capacity row, so concurrent dispatchers on any number of machines can
+dispatcher — the only code that starts runs — counts and claims slots in rounds under the
+dispatch lock (jobs/lock.py), so concurrent dispatchers on any number of machines can
 never start more runs than the caps allow. A claimed run must heartbeat; if its worker
 dies, the next dispatch reclaims the slot after MODELYARD_RUN_HEARTBEAT_TIMEOUT.
 """
@@ -21,14 +21,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from modelyard.audit.services import record
-from modelyard.jobs.models import FINISHED, Capacity, Command, Run, RunState
+from modelyard.jobs.executors import get_executor
+from modelyard.jobs.lock import DispatchLock
+from modelyard.jobs.models import FINISHED, Command, Run, RunState
+from modelyard.jobs.queue import DISPATCH_RUNS, enqueue
 from modelyard.lib.errors import Conflict, NotFound
 from modelyard.registry.services import Actor, user_of
+from modelyard.sdk import TRANSIENT_EXIT
 
 log = logging.getLogger(__name__)
 # A run keeps the first triggers it absorbed (for lineage and display) and counts the rest.
 TRIGGERS_KEPT = 100
-TRANSIENT_EXIT = 75  # EX_TEMPFAIL: the program said the failure is worth a retry
 RETRY_BACKOFF = timedelta(seconds=30)
 
 
@@ -117,58 +120,24 @@ def _create(command: Command, reason: str, trigger: dict[str, Any] | None, actor
 
 
 def dispatch_soon() -> None:
-    from modelyard.jobs.tasks import dispatch_runs
-
-    dispatch_runs.delay()
+    enqueue(DISPATCH_RUNS)
 
 
 # --- dispatching ----------------------------------------------------------------------------
 
-
-LOCK, ASKED = "runs", "dispatch-asked"
-MAX_ROUNDS = 20
+DISPATCH_LOCK = DispatchLock()
 
 
 def dispatch(now: datetime | None = None) -> list[int]:
     """Start queued runs while the caps allow; return the ids started.
 
-    Dispatchers never queue behind each other's lock (a burst asks for a dispatch at
-    every run queued and every run finished): one that finds the lock taken counts its
-    request on another row and leaves; the holder reads that count once it has the lock
-    and goes round again if it moved during its round, so no request goes unserved.
-    """
-    _ask()
-    started: list[int] = []
-    for _ in range(MAX_ROUNDS):
-        with transaction.atomic():
-            if not _lock():
-                return started  # the holder will see our request
-            asked = _asked()
-            started += _round(now)
-        if _asked() == asked:
-            return started
-    dispatch_soon()  # still asked for after many rounds: go on in a new task, not this one
-    return started
-
-
-def _ask() -> None:
-    if not Capacity.objects.filter(name=ASKED).update(generation=F("generation") + 1):
-        Capacity.objects.get_or_create(name=ASKED)
-
-
-def _asked() -> int:
-    return Capacity.objects.filter(name=ASKED).values_list("generation", flat=True).first() or 0
-
-
-def _lock() -> bool:
-    """Take the dispatch lock, or return False at once if another dispatcher holds it."""
-    rows = Capacity.objects.select_for_update(skip_locked=True).filter(name=LOCK)
-    if rows.values_list("pk", flat=True).first() is not None:
-        return True
-    if Capacity.objects.filter(name=LOCK).exists():
-        return False
-    Capacity.objects.get_or_create(name=LOCK)  # a new row is locked by its creator
-    return True
+    Rounds run under the dispatch lock (jobs/lock.py): a dispatcher that finds it taken
+    leaves its request to the holder; one still asked for after many rounds goes on in a
+    new task rather than in this one."""
+    served = DISPATCH_LOCK.serve(lambda: _round(now))
+    if served.handed_over:
+        dispatch_soon()
+    return served.results
 
 
 def _round(now: datetime | None) -> list[int]:
@@ -213,8 +182,6 @@ def _candidates(now: datetime, free: int) -> list[Run]:
 
 
 def _submit(run_ids: list[int]) -> None:
-    from modelyard.jobs.executors import get_executor
-
     executor = get_executor()
     for run_id in run_ids:
         executor.submit(run_id)

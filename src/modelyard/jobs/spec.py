@@ -4,6 +4,7 @@
     team: growth
     program: churn_model            # a module, or a path to a folder holding it
     timezone: Europe/Paris          # of the cron schedules (default UTC)
+    share_events_with: [ops]        # teams whose commands may hear this team's events
     commands:
       train:
         schedule: "0 6 * * *"
@@ -16,6 +17,7 @@
         on:
           - dataset_version_created: {dataset: events}
           - model_promoted: {model: churn, alias: production}
+          - table_loaded: {from: ops, table: clicks}   # team ops's event (ops must share)
         concurrency: 2
 
 Every problem is reported at once, each as "line N: what is wrong, and what to write".
@@ -27,24 +29,29 @@ import re
 import shlex
 import zoneinfo
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from modelyard.jobs.cron import Cron, CronError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 # Registry events and the filters they take; any other event name is an external event
-# (POST /api/v1/events) and takes any filter on its payload.
+# (POST /api/v1/events) and takes any filter on its payload. These names are reserved: only
+# the registry sends them.
 REGISTRY_EVENTS = {
     "dataset_version_created": {"dataset"},
     "featureset_version_created": {"featureset"},
     "model_version_created": {"model"},
     "model_promoted": {"model", "alias"},
 }
-PROJECT_KEYS = {"project", "team", "program", "timezone", "commands"}
+PROJECT_KEYS = {"project", "team", "program", "timezone", "share_events_with", "commands"}
+FROM = "from"  # in a trigger: the team whose events it hears (default: the project's)
 COMMAND_KEYS = {"entry", "run", "schedule", "timeout", "retries", "concurrency", "on", "args"}
 
 
@@ -74,6 +81,7 @@ class ProjectSpec:
     program: str
     timezone: str
     commands: dict[str, CommandSpec]
+    share_events_with: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,7 +149,36 @@ def _project(root: Node | None, problems: list[str]) -> ProjectSpec | None:
     program = _program(keys.get("program"), problems)
     timezone = _timezone(keys.get("timezone"), problems)
     commands = _commands(keys.get("commands"), timezone, problems)
-    return ProjectSpec(name, team, program, timezone, commands)
+    _other_teams_named(commands, team, problems)
+    sharing = _team_list(keys.get("share_events_with"), problems)
+    return ProjectSpec(name, team, program, timezone, commands, sharing)
+
+
+def _team_list(node: Node | None, problems: list[str]) -> list[str]:
+    if node is None:
+        return []
+    items = node.value if isinstance(node, SequenceNode) else None
+    if items is None or not all(isinstance(i, ScalarNode) and NAME.match(i.value) for i in items):
+        problems.append(f"{_line(node)}: share_events_with must be a list of team names.")
+        return []
+    return sorted({str(item.value) for item in items})
+
+
+def _other_teams_named(commands: dict[str, CommandSpec], team: str, problems: list[str]) -> None:
+    """A registry event's filter on another team's asset (`model: blue/churn`) hears nothing
+    unless the trigger also says `from: blue`: an event carries the team that sent it."""
+    for command in commands.values():
+        for trigger in command.triggers:
+            sender = trigger.get(FROM, team)
+            assets = REGISTRY_EVENTS.get(trigger["event"], set()) - {"alias"}
+            for key, value in trigger["filter"].items():
+                named, slash, _ = str(value).partition("/")
+                if key in assets and slash and named != sender:
+                    problems.append(
+                        f"command {command.name!r}: {trigger['event']} {key}: {value} is team "
+                        f"{named}'s; add `from: {named}` to hear that team's events "
+                        f"(team {named} must list {team} in `share_events_with:`)."
+                    )
 
 
 def _program(node: Node | None, problems: list[str]) -> str:
@@ -238,20 +275,18 @@ def _schedule(node: Node | None, problems: list[str]) -> str:
     if node is None:
         return ""
     text = str(node.value).strip() if isinstance(node, ScalarNode) else ""
-    fields = text.split()
     try:
-        from celery.schedules import crontab
-
-        if len(fields) != 5:
-            raise ValueError("five fields")
-        crontab(*fields)
-    except ValueError:
+        cron = Cron.parse(text)
+    except CronError:
         problems.append(
             f"{_line(node)}: schedule {text!r} is not a cron line of five fields "
             '(minute hour day-of-month month day-of-week), e.g. "0 6 * * *".'
         )
         return ""
-    return " ".join(fields)
+    if cron.next_after(datetime(2000, 1, 1, tzinfo=UTC)) is None:
+        problems.append(f"{_line(node)}: schedule {text!r} names a day that never comes.")
+        return ""
+    return " ".join(text.split())
 
 
 def _duration(node: Node | None, problems: list[str]) -> int:
@@ -297,6 +332,9 @@ def _trigger(node: Node, problems: list[str]) -> dict[str, Any] | None:
         problems.append(f"{_line(node)}: {event!r} is not an event name.")
         return None
     filters = {k: str(v.value) for k, v in _mapping(value, event, problems).items()}
+    sender = filters.pop(FROM, None)
+    if sender is not None and not NAME.match(sender):
+        problems.append(f"{_line(value)}: `from: {sender}` must name a team.")
     allowed = REGISTRY_EVENTS.get(event)
     if allowed is not None:
         unknown = sorted(set(filters) - allowed)
@@ -305,4 +343,7 @@ def _trigger(node: Node, problems: list[str]) -> dict[str, Any] | None:
                 f"{_line(value)}: {event} filters on {', '.join(sorted(allowed))}, "
                 f"not {', '.join(unknown)}."
             )
-    return {"event": event, "filter": filters}
+    trigger: dict[str, Any] = {"event": event, "filter": filters}
+    if sender:
+        trigger[FROM] = sender
+    return trigger

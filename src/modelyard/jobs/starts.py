@@ -30,6 +30,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from modelyard.jobs.child import run_forked
+
 WARM_MODULE = "modelyard.jobs.warm"
 
 
@@ -71,8 +73,6 @@ class WarmProcess(RunProcess):
     def __init__(
         self, context: ForkServerContext, run_id: int, directory: Path, log_path: Path
     ) -> None:
-        from modelyard.jobs.child import run_forked
-
         arguments = (run_id, str(directory), str(log_path), dict(os.environ))
         self.process = context.Process(target=run_forked, args=arguments, daemon=False)
         with self.status_lock:

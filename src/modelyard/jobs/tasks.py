@@ -1,4 +1,6 @@
-"""Celery tasks of the jobs system. They take ids and name their queue (settings routes)."""
+"""Celery tasks of the jobs system: the top layer. They take ids, name their queue
+(settings routes) and call the services; the services enqueue them by name (jobs/queue.py)
+and never import this module."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Any
 
 from celery import shared_task
 
-from modelyard.jobs import events, process, services
+from modelyard.jobs import events, firing, process, services
 
 
 @shared_task
@@ -24,18 +26,12 @@ def execute_run(run_id: int) -> str:
 
 
 @shared_task
-def handle_event(event: str, payload: dict[str, Any]) -> int:
-    """Queue (or coalesce) a run of every command listening for this event."""
-    return events.handle(event, payload)
+def handle_event(event: str, payload: dict[str, Any], team: str) -> int:
+    """Queue (or coalesce) a run of every command listening for this team's event."""
+    return events.handle(event, payload, team)
 
 
 @shared_task
-def fire_schedule(command_id: int) -> int:
-    """Beat's cron entry of a command: request a run (folded into a queued one if any)."""
-    from modelyard.jobs.models import Command
-
-    command = Command.objects.select_related("project").filter(pk=command_id, active=True).first()
-    if command is None:
-        return 0
-    services.absorb(command, "cron", {"event": "schedule", "schedule": command.schedule})
-    return 1
+def fire_schedules() -> int:
+    """Beat's tick for cron commands: request a run of each whose scheduled time came."""
+    return firing.fire_due()
