@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from modelyard.jobs import queue, services
 from modelyard.jobs.models import Command, Run, RunState
+from modelyard.lib import tasks as lib_tasks
 from tests.fixtures.worker import broker_for, celery_worker
 from tests.jobs.conftest import spec
 
@@ -44,7 +45,7 @@ def publisher(redis_url: str) -> Iterator[Celery]:
 def broker(publisher: Celery, monkeypatch: pytest.MonkeyPatch) -> str:
     """What this process enqueues (dispatches) goes to the workers through Redis, on the
     routed queues, instead of running here as the tests' eager tasks do."""
-    monkeypatch.setattr(queue, "app", publisher)
+    monkeypatch.setattr(lib_tasks, "current_app", publisher)
     return str(publisher.conf.broker_url)
 
 

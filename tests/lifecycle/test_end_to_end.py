@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 import redis
 from celery import Celery
+from django.conf import settings
 from django.test import Client
 
+from modelyard.lib import tasks as lib_tasks
 from modelyard.registry.models import AssetVersion, LifecycleState
 from modelyard.registry.services import set_alias
-from modelyard.registry.tasks import delete_version_bytes
 from tests.fixtures.worker import broker_for, celery_worker
 from tests.lifecycle.conftest import Clock, register
 
@@ -39,11 +40,8 @@ def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
     publisher = Celery(broker=url)
-
-    def enqueue(version_id: int) -> None:
-        publisher.send_task(delete_version_bytes.name, args=[version_id], queue="deletions")
-
-    monkeypatch.setattr(delete_version_bytes, "delay", enqueue)
+    publisher.conf.task_routes = settings.CELERY_TASK_ROUTES  # deletions on `deletions`
+    monkeypatch.setattr(lib_tasks, "current_app", publisher)
     yield url
     redis.Redis.from_url(url).flushdb()
 
