@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "modelyard.audit.context.RequestLineMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -116,6 +117,8 @@ REDIS_URL = config.env_str(
     "MODELYARD_REDIS_URL", BROKER_URL if BROKER_URL.startswith("redis") else ""
 )
 API_PAGE_SIZE_MAX = 500
+# A flood of refused requests writes at most this many access.denied rows per actor a minute.
+AUDIT_DENIALS_PER_MINUTE = config.env_int("MODELYARD_AUDIT_DENIALS_PER_MINUTE", 20, minimum=1)
 
 # --- mail ----------------------------------------------------------------------------------
 # Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);

@@ -14,12 +14,13 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from modelyard import storage
 from modelyard.accounts.api import router as accounts_router
-from modelyard.api.auth import DEFAULT_AUTH
+from modelyard.api.auth import DEFAULT_AUTH, challenge
 from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
+from modelyard.audit.services import record_denied
 from modelyard.deployment.api import router as deployment_router
 from modelyard.jobs.api import router as jobs_router
-from modelyard.lib.errors import ModelyardError
+from modelyard.lib.errors import Forbidden, ModelyardError
 from modelyard.lifecycle.api import router as lifecycle_router
 from modelyard.registry.api import build_kind_router, versions_router
 from modelyard.registry.models import PLURAL
@@ -54,6 +55,8 @@ def error_response(request: HttpRequest, status: int, message: str, **extra: Any
 
 @api.exception_handler(ModelyardError)
 def on_modelyard_error(request: HttpRequest, error: ModelyardError) -> HttpResponse:
+    if isinstance(error, Forbidden) and not error.audited:
+        record_denied(request.user, "call the API", team=None, reason=error.message)
     return error_response(request, error.status, error.message, **error.details)
 
 
@@ -105,12 +108,14 @@ def on_too_many_files(request: HttpRequest, error: TooManyFilesSent) -> HttpResp
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    return error_response(
+    response = error_response(
         request,
         401,
-        "Not signed in: send `Authorization: Bearer <token>`; "
-        "create a token with `modelyard token create USERNAME`.",
+        "Not signed in, or the token is unknown, expired or revoked: send "
+        "`Authorization: Bearer <token>`; create a token with `modelyard token create USERNAME`.",
     )
+    response["WWW-Authenticate"] = challenge(request)
+    return response
 
 
 @api.exception_handler(Http404)

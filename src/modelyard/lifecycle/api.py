@@ -10,9 +10,9 @@ from django.utils import timezone
 from ninja import Router, Schema
 from pydantic import Field
 
-from modelyard.accounts.permissions import require_member
+from modelyard.accounts.permissions import require_member, require_staff
 from modelyard.accounts.services import get_team
-from modelyard.lib.errors import Forbidden, InvalidInput
+from modelyard.lib.errors import InvalidInput
 from modelyard.lifecycle import services
 from modelyard.lifecycle.models import Policy
 from modelyard.lifecycle.scan import scan
@@ -82,8 +82,7 @@ class ReclaimedOut(Schema):
 
 
 def _staff(request: HttpRequest, doing: str) -> None:
-    if not getattr(request.user, "is_staff", False):
-        raise Forbidden(f"Only platform staff can {doing}.")
+    require_staff(request.user, doing)
 
 
 def _policy_body(policy: Policy) -> dict[str, Any]:
