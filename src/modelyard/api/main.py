@@ -11,6 +11,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from modelyard import storage
 from modelyard.accounts.api import router as accounts_router
@@ -28,7 +29,40 @@ from modelyard.registry.models import PLURAL
 log = logging.getLogger(__name__)
 
 
-api = NinjaAPI(
+ERROR_BODY = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string", "description": "What was wrong and what to do."},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+ERROR_RESPONSES = {
+    "4XX": "The request was refused; `message` says why and what to do.",
+    "503": "A store or service modelyard depends on did not answer; retry later.",
+}
+
+
+class ModelyardAPI(NinjaAPI):
+    """The API, whose OpenAPI document also describes the error answers every operation
+    can give (one JSON shape, from the handlers below), so clients and the schemathesis
+    run in the suite can hold the API to it."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_BODY
+        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, description in ERROR_RESPONSES.items():
+                    operation["responses"].setdefault(status, {"description": description, **error})
+        return schema
+
+
+api = ModelyardAPI(
     title="modelyard",
     version="1",
     description="Registry of models, data sets and feature sets. Authenticate with "

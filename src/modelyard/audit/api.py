@@ -13,6 +13,7 @@ from ninja import Query, Router, Schema
 from modelyard.accounts.models import Membership, Role
 from modelyard.accounts.permissions import is_staff
 from modelyard.api.pagination import PageParams, page
+from modelyard.api.types import Id
 from modelyard.audit.models import ACCESS_DENIED, AuditEvent
 
 router = Router(tags=["audit"])
@@ -22,7 +23,7 @@ class AuditFilters(Schema):
     team: str | None = None
     action: str | None = None
     actor: str | None = None
-    asset_id: int | None = None
+    asset_id: Id | None = None
 
 
 class AuditOut(Schema):

@@ -24,6 +24,7 @@ from modelyard.accounts.permissions import require_member, require_owner
 from modelyard.accounts.services import get_team
 from modelyard.api.auth import authenticate
 from modelyard.api.pagination import PageParams, page
+from modelyard.api.types import StoredDatetime
 from modelyard.api.parser import loads_strict
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services
@@ -74,7 +75,7 @@ class VersionFilters(Schema):
     team: str | None = None
     state: LifecycleState | None = None
     tag: str | None = None
-    stale_since: datetime | None = None
+    stale_since: StoredDatetime | None = None
 
 
 class AssetPage(Schema):
