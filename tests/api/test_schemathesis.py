@@ -9,6 +9,7 @@ This runs the real app through WSGI on the test database (PostgreSQL under
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from modelyard.registry.models import Kind
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-EXAMPLES = 12
+EXAMPLES = 8
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -60,7 +61,9 @@ def connection_kept() -> Iterator[None]:
 
 
 @pytest.fixture
-def tokens(connection_kept: None, teams: dict[str, Any], artifact_root: Path, settings: Any) -> dict[str, str]:
+def tokens(
+    connection_kept: None, teams: dict[str, Any], artifact_root: Path, settings: Any
+) -> dict[str, str]:
     """Staff and a member of red, with a model and a data set of red to aim at."""
     settings.RUN_EXECUTOR = "tests.jobs.fakes.RecordingExecutor"
     staff = User.objects.create_user("sam", "sam@example.com", "pw", is_staff=True)
@@ -77,8 +80,6 @@ def tokens(connection_kept: None, teams: dict[str, Any], artifact_root: Path, se
 
 
 def _csv() -> Any:
-    import io
-
     return io.BytesIO(b"a,b\n1,")
 
 
@@ -87,7 +88,6 @@ def _csv() -> Any:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=False,
     suppress_health_check=list(HealthCheck),
 )
 @seed(20261201)

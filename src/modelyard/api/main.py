@@ -54,7 +54,9 @@ class ModelyardAPI(NinjaAPI):
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_BODY
-        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        error = {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        }
         for operations in schema["paths"].values():
             for operation in operations.values():
                 for status, description in ERROR_RESPONSES.items():

@@ -39,7 +39,9 @@ class RefuseControlCharacters:
         field = control_character_field(request)
         if field is None:
             return self.get_response(request)
-        message = f"{field}: control characters (such as NUL, \\u0000) are not allowed; remove them."
+        message = (
+            f"{field}: control characters (such as NUL, \\u0000) are not allowed; remove them."
+        )
         if request.path.startswith("/api/"):
             body = {"message": message, "errors": [{"field": field, "message": message}]}
             return HttpResponse(json.dumps(body), status=400, content_type="application/json")

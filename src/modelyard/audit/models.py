@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-
 ACCESS_DENIED = "access.denied"
 
 

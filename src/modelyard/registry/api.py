@@ -24,8 +24,8 @@ from modelyard.accounts.permissions import require_member, require_owner
 from modelyard.accounts.services import get_team
 from modelyard.api.auth import authenticate
 from modelyard.api.pagination import PageParams, page
-from modelyard.api.types import StoredDatetime
 from modelyard.api.parser import loads_strict
+from modelyard.api.types import StoredDatetime
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services
 from modelyard.registry.access import record_access

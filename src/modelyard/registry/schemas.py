@@ -60,9 +60,7 @@ class VersionMetadata(Schema):
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
-    created_at: StoredDatetime | None = Field(
-        None, description="When onboarding history; else now"
-    )
+    created_at: StoredDatetime | None = Field(None, description="When onboarding history; else now")
     last_accessed_at: StoredDatetime | None = None
     lineage: list[LineageIn] = Field(default_factory=list)
 
