@@ -82,20 +82,20 @@ def test_a_version_number_beyond_its_column_is_refused(alice) -> None:
 )
 def test_control_characters_in_the_url_are_refused(alice, path, field) -> None:
     response = alice.client.get(f"/api/v1{path}")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["message"].startswith(f"{field}: control characters")
 
 
 def test_control_characters_in_a_header_are_refused(alice) -> None:
     response = alice.client.get("/api/v1/models", headers={"X-Trace": "a\x00b"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "header.X-Trace" in response.json()["message"]
 
 
 def test_control_characters_in_a_page_url_are_refused(teams) -> None:
     client = Client()
     client.force_login(teams["alice"])
-    assert client.get("/teams/re%00d/").status_code == 400
+    assert client.get("/teams/re%00d/").status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Refuse control characters in a request's path, query string and headers, up front.
 
 PostgreSQL cannot store NUL, and no name, path or filter of modelyard has a use for a
-control character, so a request carrying one is answered 400 naming where it was, before any
-view can pass it to the database (the JSON body gets the same rule in api.parser).
+control character, so a request carrying one is answered 422 naming where it was, before any
+view can pass it to the database (the JSON body gets the same rule and status in api.parser).
 """
 
 from __future__ import annotations
@@ -44,5 +44,5 @@ class RefuseControlCharacters:
         )
         if request.path.startswith("/api/"):
             body = {"message": message, "errors": [{"field": field, "message": message}]}
-            return HttpResponse(json.dumps(body), status=400, content_type="application/json")
-        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+            return HttpResponse(json.dumps(body), status=422, content_type="application/json")
+        return HttpResponse(message, status=422, content_type="text/plain; charset=utf-8")

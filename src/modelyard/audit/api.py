@@ -82,5 +82,7 @@ def visible_to(user: User | AnonymousUser, events: QuerySet[AuditEvent]) -> Quer
     """A refusal says who probed what; only staff and the owners of the team probed see it."""
     if is_staff(user):
         return events
+    if not isinstance(user, User):
+        return events.exclude(action=ACCESS_DENIED)
     owned = Membership.objects.filter(user_id=user.pk, role=Role.OWNER).values("team_id")
     return events.filter(~Q(action=ACCESS_DENIED) | Q(team_id__in=owned))

@@ -100,15 +100,19 @@ def acting_user(user: User | AnonymousUser, action: str, notice: Notice) -> User
     team, else for Keep the link's recipient ("alice via link"). Forbidden (audited) if not.
     """
     team, doing = notice.team, f"{action} {notice.version.ref} from a lifecycle link"
-    if user.is_authenticated:
+    if isinstance(user, User):  # signed in
         require_member(user, team, doing)
-        return user  # type: ignore[return-value]  # authenticated, so a User
+        return user
     via_link = f"{notice.recipient_user or notice.recipient or 'someone'} via link"
-    still_member = Membership.objects.filter(
-        team=team, user_id=notice.recipient_user_id, user__is_active=True
-    ).exists()
-    if notice.recipient_user_id is not None and not still_member:
+    recipient = notice.recipient_user_id
+    if recipient is not None and not _active_member(recipient, notice):
         raise refuse(
             via_link, doing, team, f"The link's recipient is no longer a member of team {team}."
         )
     return via_link
+
+
+def _active_member(user_id: int, notice: Notice) -> bool:
+    return Membership.objects.filter(
+        team=notice.team, user_id=user_id, user__is_active=True
+    ).exists()
