@@ -42,11 +42,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "modelyard.api.middleware.RefuseControlCharacters",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "modelyard.audit.context.RequestLineMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -114,6 +116,8 @@ ACCESS_FLUSH_SECONDS = config.env_float("MODELYARD_ACCESS_FLUSH_SECONDS", 5.0, m
 BROKER_URL = config.broker_url(HOME)
 REDIS_URL = config.redis_url(BROKER_URL)
 API_PAGE_SIZE_MAX = 500
+# A flood of refused requests writes at most this many access.denied rows per actor a minute.
+AUDIT_DENIALS_PER_MINUTE = config.env_int("MODELYARD_AUDIT_DENIALS_PER_MINUTE", 20, minimum=1)
 
 # --- mail ----------------------------------------------------------------------------------
 # Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);

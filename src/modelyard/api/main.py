@@ -11,15 +11,17 @@ from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from modelyard import storage
 from modelyard.accounts.api import router as accounts_router
-from modelyard.api.auth import DEFAULT_AUTH
+from modelyard.api.auth import DEFAULT_AUTH, challenge
 from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
+from modelyard.audit.services import record_denied
 from modelyard.deployment.api import router as deployment_router
 from modelyard.jobs.api import router as jobs_router
-from modelyard.lib.errors import ModelyardError, from_storage
+from modelyard.lib.errors import Forbidden, ModelyardError, from_storage
 from modelyard.lifecycle.api import router as lifecycle_router
 from modelyard.registry.api import build_kind_router, versions_router
 from modelyard.registry.models import PLURAL
@@ -27,7 +29,42 @@ from modelyard.registry.models import PLURAL
 log = logging.getLogger(__name__)
 
 
-api = NinjaAPI(
+ERROR_BODY = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string", "description": "What was wrong and what to do."},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "additionalProperties": True,
+}
+ERROR_RESPONSES = {
+    "4XX": "The request was refused; `message` says why and what to do.",
+    "503": "A store or service modelyard depends on did not answer; retry later.",
+}
+
+
+class ModelyardAPI(NinjaAPI):
+    """The API, whose OpenAPI document also describes the error answers every operation
+    can give (one JSON shape, from the handlers below), so clients and the schemathesis
+    run in the suite can hold the API to it."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_BODY
+        error = {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        }
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, description in ERROR_RESPONSES.items():
+                    operation["responses"].setdefault(status, {"description": description, **error})
+        return schema
+
+
+api = ModelyardAPI(
     title="modelyard",
     version="1",
     description="Registry of models, data sets and feature sets. Authenticate with "
@@ -54,6 +91,8 @@ def error_response(request: HttpRequest, status: int, message: str, **extra: Any
 
 @api.exception_handler(ModelyardError)
 def on_modelyard_error(request: HttpRequest, error: ModelyardError) -> HttpResponse:
+    if isinstance(error, Forbidden) and not error.audited:
+        record_denied(request.user, "call the API", team=None, reason=error.message)
     return error_response(request, error.status, error.message, **error.details)
 
 
@@ -105,12 +144,14 @@ def on_too_many_files(request: HttpRequest, error: TooManyFilesSent) -> HttpResp
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    return error_response(
+    response = error_response(
         request,
         401,
-        "Not signed in: send `Authorization: Bearer <token>`; "
-        "create a token with `modelyard token create USERNAME`.",
+        "Not signed in, or the token is unknown, expired or revoked: send "
+        "`Authorization: Bearer <token>`; create a token with `modelyard token create USERNAME`.",
     )
+    response["WWW-Authenticate"] = challenge(request)
+    return response
 
 
 @api.exception_handler(Http404)

@@ -10,12 +10,14 @@ from django.db.models import Model, QuerySet
 from ninja import Schema
 from pydantic import Field
 
+from modelyard.api.types import Offset
+
 M = TypeVar("M", bound=Model)
 
 
 class PageParams(Schema):
     limit: int = Field(50, ge=1, le=500, description="Items per page (at most 500)")
-    offset: int = Field(0, ge=0, description="Items to skip")
+    offset: Offset = 0
 
 
 def page(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+ACCESS_DENIED = "access.denied"
+
 
 class AuditEvent(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -43,3 +45,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class DenialTally(models.Model):
+    """Per actor: access.denied rows written and left out in the current minute.
+
+    audit.services.record_denied keeps it, one locked row per actor, so a flood of refused
+    requests writes at most a fixed number of audit rows a minute and the rest are counted
+    exactly: the first row of the actor's next minute carries the count.
+    """
+
+    actor_label = models.CharField(max_length=150, unique=True)
+    window_start = models.DateTimeField()
+    written = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.actor_label}: {self.written} written, {self.suppressed} left out"

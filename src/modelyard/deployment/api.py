@@ -14,6 +14,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from modelyard.accounts.permissions import require_member, require_owner
+from modelyard.api.types import VersionNumber
 from modelyard.deployment import services
 from modelyard.deployment.models import GateSettings, Promotion
 from modelyard.lib.errors import InvalidInput
@@ -25,7 +26,7 @@ router = Router(tags=["deployment"])
 
 
 class PromoteIn(Schema):
-    version: int = Field(ge=1)
+    version: VersionNumber
     to: str = Field("production", description="The environment alias to move")
     force: bool = Field(False, description="Owners only, with a reason: skip a failing gate")
     reason: str = ""

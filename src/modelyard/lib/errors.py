@@ -22,6 +22,9 @@ class InvalidInput(ModelyardError):
 
 class Forbidden(ModelyardError):
     status = 403
+    # Set once the refusal is on the audit trail (accounts.permissions.refuse), so the API's
+    # error boundary records only the refusals raised some other way.
+    audited = False
 
 
 class NotFound(ModelyardError):

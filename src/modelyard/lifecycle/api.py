@@ -10,9 +10,10 @@ from django.utils import timezone
 from ninja import Router, Schema
 from pydantic import Field
 
-from modelyard.accounts.permissions import require_member
+from modelyard.accounts.permissions import require_member, require_staff
 from modelyard.accounts.services import get_team
-from modelyard.lib.errors import Forbidden, InvalidInput
+from modelyard.api.types import Days, PositiveInt32, StoredDatetime
+from modelyard.lib.errors import InvalidInput
 from modelyard.lifecycle import services
 from modelyard.lifecycle.models import Policy
 from modelyard.lifecycle.scan import scan
@@ -26,11 +27,11 @@ class PolicyIn(Schema):
     kind: Kind | None = None
     team: str | None = None
     environment: str = ""
-    first_notice_days: int = Field(30, ge=1)
-    final_notice_days: int = Field(50, ge=1)
-    delete_after_days: int = Field(60, ge=1)
-    grace_days: int = Field(10, ge=0)
-    keep_newest: int = Field(0, ge=0)
+    first_notice_days: Days = Field(30, ge=1)
+    final_notice_days: Days = Field(50, ge=1)
+    delete_after_days: Days = Field(60, ge=1)
+    grace_days: Days = 10
+    keep_newest: PositiveInt32 = 0
 
 
 class PolicyOut(PolicyIn):
@@ -39,7 +40,7 @@ class PolicyOut(PolicyIn):
 
 class ScanIn(Schema):
     dry_run: bool = True
-    at: datetime | None = None
+    at: StoredDatetime | None = None
     allow_future: bool = False
 
 
@@ -58,7 +59,7 @@ class ScanOut(Schema):
 
 
 class PinIn(Schema):
-    until: datetime | None = Field(None, description="Empty to unpin")
+    until: StoredDatetime | None = Field(None, description="Empty to unpin")
     reason: str = ""
 
 
@@ -82,8 +83,7 @@ class ReclaimedOut(Schema):
 
 
 def _staff(request: HttpRequest, doing: str) -> None:
-    if not getattr(request.user, "is_staff", False):
-        raise Forbidden(f"Only platform staff can {doing}.")
+    require_staff(request.user, doing)
 
 
 def _policy_body(policy: Policy) -> dict[str, Any]:

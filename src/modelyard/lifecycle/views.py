@@ -1,9 +1,9 @@
 """Pages behind the links in notices, each team's lifecycle page, and its action buttons.
 
 A link's GET only shows what would happen (mail scanners open links); the POST from the
-confirmation form, CSRF-protected, acts. Whoever the link was sent to must still be an
-active member of the owning team to delete; keeping is also open to the team's contact
-or admin addresses a notice fell back to.
+confirmation form, CSRF-protected, acts. Delete needs a signed-in active member of the
+owning team (an anonymous browser is sent to sign in and back); Keep may act from the link
+alone, in its recipient's name (lifecycle.links.acting_user).
 
 The Keep, Pin and Hold buttons on the team and version pages post here (CSRF-protected);
 members may keep and pin, platform staff place holds; a refusal comes back as a message
@@ -18,6 +18,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
@@ -28,12 +30,17 @@ from django.utils.dateparse import parse_date
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from modelyard.accounts.models import Membership
 from modelyard.accounts.permissions import require_member, role_in
 from modelyard.accounts.services import get_team
 from modelyard.lib.errors import Forbidden, InvalidInput, ModelyardError, NotFound
 from modelyard.lifecycle import services
-from modelyard.lifecycle.links import LinkError, mark_used, open_link
+from modelyard.lifecycle.links import (
+    LinkError,
+    acting_user,
+    mark_used,
+    needs_sign_in,
+    open_link,
+)
 from modelyard.lifecycle.models import Notice
 from modelyard.lifecycle.outlook import outlooks
 from modelyard.registry import services as registry
@@ -48,12 +55,18 @@ def link(request: HttpRequest, action: str, token: str) -> HttpResponse:
         notice = open_link(action, token)
     except LinkError as error:
         return _unusable(request, action, error)
-    refusal = _refusal(notice, action)
-    if request.method == "GET" or refusal:
-        return _confirm(request, action, notice, refusal)
+    if needs_sign_in(request.user, action):
+        return redirect_to_login(request.get_full_path())
+    try:
+        actor = acting_user(request.user, action, notice)
+    except Forbidden as error:
+        return _confirm(request, action, notice, error.message)
+    gone = _already_gone(notice)
+    if request.method == "GET" or gone:
+        return _confirm(request, action, notice, gone)
     try:
         mark_used(action, token, notice)
-        message = _act(action, notice, request.POST.get("until", ""))
+        message = _act(action, notice, actor, request.POST.get("until", ""))
     except LinkError as error:
         return _unusable(request, action, error)
     except ModelyardError as error:
@@ -61,20 +74,15 @@ def link(request: HttpRequest, action: str, token: str) -> HttpResponse:
     return render(request, "lifecycle/done.html", {"notice": notice, "message": message})
 
 
-def _refusal(notice: Notice, action: str) -> str:
+def _already_gone(notice: Notice) -> str:
     version = notice.version
     if version.is_gone:
         return f"{version.ref} is already {version.get_lifecycle_state_display().lower()}."
-    if notice.recipient_user_id is None:
-        return "" if action == "keep" else "Only members of the team can delete."
-    member = Membership.objects.filter(
-        team=notice.team, user_id=notice.recipient_user_id, user__is_active=True
-    ).exists()
-    return "" if member else f"You are no longer a member of team {notice.team.name}."
+    return ""
 
 
-def _act(action: str, notice: Notice, until_text: str) -> str:
-    version, by = notice.version, notice.recipient or "link"
+def _act(action: str, notice: Notice, by: User | str, until_text: str) -> str:
+    version = notice.version
     if action == "delete":
         registry.schedule_deletion(by, version, "Delete link in a lifecycle notice")
         return f"{version.ref} is being deleted."

@@ -25,6 +25,7 @@ from modelyard.accounts.services import get_team
 from modelyard.api.auth import authenticate
 from modelyard.api.pagination import PageParams, page, page_of
 from modelyard.api.parser import loads_strict
+from modelyard.api.types import StoredDatetime
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services
 from modelyard.registry.access import record_access
@@ -74,7 +75,7 @@ class VersionFilters(Schema):
     team: str | None = None
     state: LifecycleState | None = None
     tag: str | None = None
-    stale_since: datetime | None = None
+    stale_since: StoredDatetime | None = None
 
 
 class AssetPage(Schema):

@@ -8,6 +8,7 @@ from typing import Any
 from ninja import Schema
 from pydantic import Field
 
+from modelyard.api.types import StoredDatetime, VersionNumber
 from modelyard.registry.models import LineageEdge
 
 
@@ -59,8 +60,8 @@ class VersionMetadata(Schema):
     metrics: dict[str, float] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
-    created_at: datetime | None = Field(None, description="When onboarding history; else now")
-    last_accessed_at: datetime | None = None
+    created_at: StoredDatetime | None = Field(None, description="When onboarding history; else now")
+    last_accessed_at: StoredDatetime | None = None
     lineage: list[LineageIn] = Field(default_factory=list)
 
 
@@ -151,7 +152,7 @@ class FileOut(Schema):
 
 
 class AliasIn(Schema):
-    version: int
+    version: VersionNumber
     reason: str = ""
 
 
