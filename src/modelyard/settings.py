@@ -116,6 +116,11 @@ REDIS_URL = config.env_str(
     "MODELYARD_REDIS_URL", BROKER_URL if BROKER_URL.startswith("redis") else ""
 )
 API_PAGE_SIZE_MAX = 500
+# Where modelyard may read and delete besides ARTIFACT_ROOT (registry/stores.py); the
+# admin and /api/v1/stores declare more in the database.
+DECLARED_STORES = config.declared_stores()
+# Who may create teams through the API and `modelyard teams create`: staff, or anyone.
+TEAM_CREATION = config.env_choice("MODELYARD_TEAM_CREATION", "staff", config.TEAM_CREATION)
 
 # --- mail ----------------------------------------------------------------------------------
 # Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from modelyard.cli import catalog, deploy, jobs, lifecycle, operate, score
+from modelyard.cli import catalog, deploy, jobs, lifecycle, operate, score, stores
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +26,7 @@ lifecycle.register(cli)
 deploy.register(cli)
 score.register(cli)
 jobs.register(cli)
+stores.register(cli)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, Unavailable
 from modelyard.lib.events import publish_alias_moved
+from modelyard.registry import stores
 from modelyard.registry.models import (
     ALIAS_PATTERN,
     Alias,
@@ -176,6 +177,7 @@ def register_version(
     """
     _check_sources(sources)
     _check_lineage(spec.lineage)
+    stores.check_references(asset.team, [source.uri for source in sources if source.uri])
     prefix = storage.join_uri(
         settings.ARTIFACT_ROOT, asset.team.name, asset.kind, asset.name, uuid.uuid4().hex
     )
@@ -494,6 +496,8 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
         pk=version_id, lifecycle_state=LifecycleState.DELETING
     ).first()
     if version is None:  # already finished by another worker, or not scheduled
+        return 0
+    if stores.refuse_deletion(version, actor):  # outside the stores it may delete in
         return 0
     artifacts = list(version.artifacts.all())
     try:

@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 
 from modelyard import storage
+from modelyard.registry import stores
 from modelyard.registry.models import AssetVersion, LifecycleState
 from modelyard.serving.predictors import (
     ModelLoadError,
@@ -51,6 +52,7 @@ def cache_dir() -> Path:
 
 def fetch_files(version: AssetVersion) -> Path:
     """A local directory holding every artifact of the version, under its artifact name."""
+    stores.check_version(version)  # even cached: the rule may have changed since
     target = cache_dir() / _cache_key(version)
     if target.is_dir():
         return target
