@@ -102,7 +102,7 @@ def usable_rules(team: Team, rules: Sequence[StoreRule] | None = None) -> list[S
 def check_usable(uri: str, team: Team, rules: Sequence[StoreRule] | None = None) -> None:
     """Raise StoreRefused unless `team` may have modelyard read or write `uri`."""
     rules = rules or current_rules()
-    for reading in _readings(uri, team, rules):
+    for reading in _readings(uri):
         problem = _problem(reading, team, rules, deleting=False)
         if problem:
             raise StoreRefused(_message(uri, reading, problem, team, rules), uri=uri)
@@ -143,8 +143,8 @@ def deletion_refusal(version: AssetVersion, rules: Sequence[StoreRule] | None = 
     rules = rules or current_rules()
     for artifact in version.artifacts.all():
         try:
-            readings = _readings(artifact.uri, version.team, rules)
-        except StoreRefused as error:
+            readings = _readings(artifact.uri)
+        except InvalidInput as error:
             return error.message
         for reading in readings:
             problem = _problem(reading, version.team, rules, deleting=True)
@@ -170,11 +170,15 @@ def refuse_deletion(version: AssetVersion, actor: Actor = "system:deletion") -> 
     return True
 
 
-def _readings(uri: str, team: Team, rules: Sequence[StoreRule]) -> tuple[str, ...]:
+def _readings(uri: str) -> tuple[str, ...]:
+    """Bad input (400) rather than a refusal: no scheme, an unknown one, a control character."""
     try:
+        scheme = storage.parse_uri(uri).scheme
+        if scheme not in storage.supported_schemes():
+            raise storage.UnsupportedScheme(scheme, uri, storage.supported_schemes())
         return storage.uri_readings(uri)
-    except storage.InvalidURI as error:
-        raise StoreRefused(f"{error} {_stores_hint(team, rules)}", uri=uri) from None
+    except storage.StorageError as error:
+        raise InvalidInput(str(error)) from None
 
 
 def _problem(location: str, team: Team, rules: Sequence[StoreRule], *, deleting: bool) -> str:
