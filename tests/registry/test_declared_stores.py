@@ -181,9 +181,7 @@ def test_deletion_never_removes_the_teams_upload_folder(alice, churn, artifact_r
     assert version.__class__.objects.get().lifecycle_state == LifecycleState.DELETING
 
 
-def test_deletion_needs_a_store_that_allows_it(
-    alice, churn, tmp_path: Path, declare_store
-) -> None:
+def test_deletion_needs_a_store_that_allows_it(alice, churn, tmp_path: Path, declare_store) -> None:
     shared = tmp_path / "shared"
     (shared / "red-model").mkdir(parents=True)
     (shared / "red-model" / "m.bin").write_bytes(b"m")

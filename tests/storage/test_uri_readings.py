@@ -11,7 +11,9 @@ from modelyard.storage import InvalidURI, is_within, normalise_uri, resolved_fil
 
 
 def test_dot_segments_collapse(tmp_path: Path) -> None:
-    assert uri_readings(f"file://{tmp_path}/a/../../secret") == (f"file://{tmp_path.parent}/secret",)
+    assert uri_readings(f"file://{tmp_path}/a/../../secret") == (
+        f"file://{tmp_path.parent}/secret",
+    )
 
 
 def test_percent_encoded_dots_are_read_both_ways(tmp_path: Path) -> None:
@@ -36,7 +38,9 @@ def test_object_keys_keep_their_literal_reading() -> None:
 
 
 def test_hive_host_port_and_case_are_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert uri_readings("hive://etl@Warehouse/ML_DB/Churn") == ("hive://warehouse:10000/ml_db/churn",)
+    assert uri_readings("hive://etl@Warehouse/ML_DB/Churn") == (
+        "hive://warehouse:10000/ml_db/churn",
+    )
     monkeypatch.setenv("MODELYARD_HIVE_HOST", "warehouse")
     assert uri_readings("hive:///ml_db/t") == ("hive://warehouse:10000/ml_db/t",)
 

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -24,7 +24,7 @@ def _checked_username(value: str) -> str:
     return value
 
 
-class NamedUserCreationForm(UserCreationForm[User]):
+class NamedUserCreationForm(AdminUserCreationForm):
     def clean_username(self) -> str:
         return _checked_username(super().clean_username())
 
