@@ -15,7 +15,8 @@ from modelyard.config import StoreSetting
 def test_entries_with_their_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "MODELYARD_STORES",
-        "s3://lake/models/ teams=red,blue delete=yes;\n file:///data/ml/ ; hive://h:10000/ml teams=all",
+        "s3://lake/models/ teams=red,blue delete=yes;\n file:///data/ml/ ; "
+        "hive://h:10000/ml teams=all",
     )
     assert config.declared_stores() == [
         StoreSetting("s3://lake/models/", ("red", "blue"), True),
@@ -50,5 +51,5 @@ def test_a_setting_store_holding_modelyard_home_stops_start_up(settings: Any) ->
     from modelyard.registry.stores import check_setting
 
     settings.DECLARED_STORES = [StoreSetting(Path(settings.HOME).parent.as_uri(), None, True)]
-    with pytest.raises(ImproperlyConfigured, match="MODELYARD_STORES: .* holds MODELYARD_HOME"):
+    with pytest.raises(ImproperlyConfigured, match=r"MODELYARD_STORES: .* holds MODELYARD_HOME"):
         check_setting()

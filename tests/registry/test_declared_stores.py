@@ -157,6 +157,9 @@ def test_old_row_outside_stores_is_never_deleted(
     version.refresh_from_db()
     assert version.lifecycle_state == LifecycleState.DELETING
     assert REFUSED in version.deletion_error
+    shown = alice.get("/models/red/churn/versions/1").json()
+    assert shown["lifecycle_state"] == "deleting"
+    assert shown["deletion_error"] == version.deletion_error
     assert services.delete_bytes(version.pk) == 0  # the sweep's retry: refused again
     assert (precious / "data.bin").exists()
     refusals = AuditEvent.objects.filter(action="model.deletion_refused")

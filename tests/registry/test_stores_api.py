@@ -70,3 +70,17 @@ def test_places_that_cannot_be_stores_are_400(staff: Api, uri: str, message: str
 def test_an_unknown_team_is_404(staff: Api, tmp_path: Path) -> None:
     response = staff.post("/stores", {"uri": (tmp_path / "x").as_uri(), "teams": ["nosuch"]})
     assert response.status_code == 404
+
+
+def test_staff_declare_stores_in_the_admin(client: Any, teams: Any, tmp_path: Path) -> None:
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    assert client.get("/admin/registry/declaredstore/").status_code == 200
+    form = {"uri": "file:///", "all_teams": "on", "description": ""}
+    response = client.post("/admin/registry/declaredstore/add/", form)
+    assert response.status_code == 200  # the form again, with the error
+    assert b"holds MODELYARD_HOME" in response.content
+    form["uri"] = (tmp_path / "lake" / "." / "x" / "..").as_uri()
+    response = client.post("/admin/registry/declaredstore/add/", form)
+    assert response.status_code == 302, response.content
+    assert DeclaredStore.objects.get().uri == (tmp_path / "lake").as_uri() + "/"
+    assert AuditEvent.objects.get(action="store.declared").details["teams"] == "all"

@@ -78,6 +78,7 @@ def version_body(version: AssetVersion) -> dict[str, Any]:
         "lifecycle_changed_at": version.lifecycle_changed_at,
         "deleted_at": version.deleted_at,
         "bytes_reclaimed": version.bytes_reclaimed,
+        "deletion_error": version.deletion_error,
         "aliases": list(version.aliases.values_list("name", flat=True)),
         "artifacts": list(
             version.artifacts.values(
