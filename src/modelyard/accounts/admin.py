@@ -24,7 +24,7 @@ def _checked_username(value: str) -> str:
     return value
 
 
-class NamedUserCreationForm(AdminUserCreationForm):
+class NamedUserCreationForm(AdminUserCreationForm[User]):
     def clean_username(self) -> str:
         return _checked_username(super().clean_username())
 

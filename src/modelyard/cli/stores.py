@@ -38,26 +38,32 @@ def stores_list(as_json: bool) -> None:
     django_setup()
     from modelyard.registry.stores import current_rules
 
-    rows = [
-        {
-            "id": rule.store_id,
-            "uri": rule.uri,
-            "teams": "each its own folder"
-            if rule.per_team
-            else ("all" if rule.teams is None else sorted(rule.teams)),
-            "allow_delete": rule.deletable,
-            "source": rule.source,
-        }
-        for rule in current_rules()
-    ]
+    rules = current_rules()
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([_rule_row(rule) for rule in rules], indent=2))
         return
-    for row in rows:
-        teams = row["teams"] if isinstance(row["teams"], str) else ",".join(row["teams"])
-        ident = f"#{row['id']}" if row["id"] else row["source"]
-        delete = "delete" if row["allow_delete"] else "no delete"
-        click.echo(f"{ident:<15} {row['uri']}  teams: {teams or '(none)'}  {delete}")
+    for rule in rules:
+        teams = _teams(rule)
+        shown = teams if isinstance(teams, str) else ",".join(teams) or "(none)"
+        ident = f"#{rule.store_id}" if rule.store_id else rule.source
+        delete = "delete" if rule.deletable else "no delete"
+        click.echo(f"{ident:<15} {rule.uri}  teams: {shown}  {delete}")
+
+
+def _teams(rule: Any) -> str | list[str]:
+    if rule.per_team:
+        return "each its own folder"
+    return "all" if rule.teams is None else sorted(rule.teams)
+
+
+def _rule_row(rule: Any) -> dict[str, Any]:
+    return {
+        "id": rule.store_id,
+        "uri": rule.uri,
+        "teams": _teams(rule),
+        "allow_delete": rule.deletable,
+        "source": rule.source,
+    }
 
 
 @stores.command("add")
