@@ -4,6 +4,7 @@ only inside a store the version's team may use (issue 10, findings 1 and 2)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,20 @@ from django.conf import settings
 
 from modelyard.audit.models import AuditEvent
 from modelyard.registry import services
+from modelyard.registry.access import tracker
 from modelyard.registry.models import Artifact, AssetVersion, LifecycleState
 
 pytestmark = pytest.mark.django_db
 
 REFUSED = "is not under a declared store that team 'red' may use"
+
+
+@pytest.fixture(autouse=True)
+def _write_uses_before_rollback() -> Iterator[None]:
+    # Downloads here record uses in the process-wide tracker; left there, they would be
+    # counted by the next test that flushes.
+    yield
+    tracker().flush()
 
 
 @pytest.fixture
