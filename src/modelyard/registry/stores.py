@@ -188,7 +188,9 @@ def _problem(location: str, team: Team, rules: Sequence[StoreRule], *, deleting:
         folder = f"{root.location}/{team.name}"
         if not storage.is_within(location, folder):
             return f"is in the artifact root but outside team '{team.name}''s folder"
-        return "is team's folder itself, not a path inside it" if location == folder else ""
+        if location == folder:
+            return f"is team '{team.name}''s folder itself, not a path inside it"
+        return ""
     holding = [r for r in rules[1:] if r.may_use(team) and storage.is_within(location, r.location)]
     inside = [r for r in holding if location != r.location]
     if not inside:
