@@ -97,10 +97,17 @@ class Batch:
 
 
 def existing_store(home: Path) -> str:
-    """A file already in a store, as onboarding finds it; returns its file:// URI."""
-    path = home / "existing-store" / "model.bin"
+    """A file already in a declared store, as onboarding finds it; returns its file:// URI.
+
+    The store sits beside MODELYARD_HOME: a store may not overlap it (registry/stores.py).
+    """
+    from modelyard.registry.stores import declare_store
+
+    store = home.parent / f"{home.name}-existing-store"
+    path = store / "model.bin"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(ARTIFACT_BYTES)
+    declare_store("system:benchmark", store.as_uri())
     return path.as_uri()
 
 

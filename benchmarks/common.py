@@ -109,6 +109,7 @@ def finish(database: str, home: Path, keep: bool) -> None:
         return
     drop_database(database)
     shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(home.parent / f"{home.name}-existing-store", ignore_errors=True)
 
 
 def free_port() -> int:

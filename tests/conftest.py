@@ -123,3 +123,25 @@ def artifact_root(tmp_path: Path, settings: Any) -> Path:
     root.mkdir()
     settings.ARTIFACT_ROOT = root.as_uri()
     return root
+
+
+@pytest.fixture
+def declare_store(db: None) -> Any:
+    """`declare_store(uri, teams=["red"] or None for all, delete=False)`: a declared store."""
+    from modelyard.registry.stores import declare_store as declare
+
+    def declare_one(uri: str, teams: list[str] | None = None, delete: bool = False) -> Any:
+        chosen = None if teams is None else [Team.objects.get(name=name) for name in teams]
+        return declare("test", uri, teams=chosen, allow_delete=delete)
+
+    return declare_one
+
+
+@pytest.fixture
+def lake(tmp_path: Path, declare_store: Any) -> Path:
+    """A folder outside the artifact root declared as a store every team may use and
+    modelyard may delete in: where tests keep files registered by reference."""
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    declare_store(folder.as_uri() + "/", delete=True)
+    return folder

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard import sdk, storage
-from modelyard.registry import services
+from modelyard.registry import services, stores
 from modelyard.registry.access import record_access, tracker
 from modelyard.registry.models import AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
@@ -63,6 +63,7 @@ def _score_one(
     name = dataset.ref if dataset else f"run-{ctx.run_id}"
     output = storage.join_uri(_required(ctx, "output"), name.replace("/", "_").replace(":", "-"))
     uris = [a.uri for a in dataset.artifacts.all()] if dataset else [uri or ""]
+    stores.check_job_uris(ctx.team, [*uris, output])  # read and written for the team
     job = _job(model, uris, output)
     total = sum(part.rows or 0 for part in job.parts) or None
     ctx.log.info("Scoring %s with %s into %s (%d parts)", name, model.ref, output, len(job.parts))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ENVIRONMENTS = ("dev", "staging", "production")
@@ -146,3 +147,42 @@ def redis_url(broker: str) -> str:
     """Where access records are merged and promotions announced: MODELYARD_REDIS_URL, else the
     broker when it is Redis; empty means each process writes its own and servers only poll."""
     return env_str("MODELYARD_REDIS_URL", broker if broker.startswith("redis") else "")
+
+
+TEAM_CREATION = ("staff", "anyone")
+
+
+@dataclass(frozen=True)
+class StoreSetting:
+    """One store declared by MODELYARD_STORES: a URI prefix, its teams (None: every team),
+    and whether modelyard may delete there."""
+
+    uri: str
+    teams: tuple[str, ...] | None
+    deletable: bool
+
+
+def declared_stores(name: str = "MODELYARD_STORES") -> list[StoreSetting]:
+    """``URI [teams=a,b|all] [delete=yes|no]`` entries separated by ``;`` or new lines."""
+    entries = [e.strip() for e in os.environ.get(name, "").replace("\n", ";").split(";")]
+    return [_store_setting(name, entry) for entry in entries if entry]
+
+
+def _store_setting(name: str, entry: str) -> StoreSetting:
+    uri, *options = entry.split()
+    if "://" not in uri:
+        raise ConfigError(f"{name}: {uri!r} is not a URI; write e.g. s3://lake/models/.")
+    teams: tuple[str, ...] | None = None
+    deletable = False
+    for option in options:
+        key, _, value = option.partition("=")
+        if key == "teams" and value:
+            teams = None if value == "all" else tuple(t for t in value.split(",") if t)
+        elif key == "delete" and value.lower() in _TRUE | _FALSE:
+            deletable = value.lower() in _TRUE
+        else:
+            raise ConfigError(
+                f"{name}: {option!r} in {entry!r} is not an option; use teams=a,b (or "
+                "teams=all) and delete=yes|no, e.g. 's3://lake/models/ teams=red delete=yes'."
+            )
+    return StoreSetting(uri, teams, deletable)

@@ -118,6 +118,11 @@ REDIS_URL = config.redis_url(BROKER_URL)
 API_PAGE_SIZE_MAX = 500
 # A flood of refused requests writes at most this many access.denied rows per actor a minute.
 AUDIT_DENIALS_PER_MINUTE = config.env_int("MODELYARD_AUDIT_DENIALS_PER_MINUTE", 20, minimum=1)
+# Where modelyard may read and delete besides ARTIFACT_ROOT (registry/stores.py); the
+# admin and /api/v1/stores declare more in the database.
+DECLARED_STORES = config.declared_stores()
+# Who may create teams through the API and `modelyard teams create`: staff, or anyone.
+TEAM_CREATION = config.env_choice("MODELYARD_TEAM_CREATION", "staff", config.TEAM_CREATION)
 
 # --- mail ----------------------------------------------------------------------------------
 # Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);

@@ -38,8 +38,8 @@ def test_download_latest_dataset(cli: Cli, tmp_path: Path) -> None:
     assert tree(tmp_path / "out") == {"v2.csv": b"new"}
 
 
-def test_download_referenced_uri_prefix(cli: Cli, tmp_path: Path) -> None:
-    elsewhere = tmp_path / "elsewhere" / "shards"
+def test_download_referenced_uri_prefix(cli: Cli, tmp_path: Path, lake: Path) -> None:
+    elsewhere = lake / "elsewhere" / "shards"
     write(elsewhere / "part-0", b"zero")
     write(elsewhere / "part-1", b"one")
     cli("datasets", "register", "red/events", elsewhere.as_uri())

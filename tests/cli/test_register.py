@@ -91,10 +91,8 @@ def test_signature_from_a_file(cli: Cli, tmp_path: Path) -> None:
     assert registered["signature"] == {"outputs": ["p"]}
 
 
-def test_existing_uri_is_referenced_not_copied(
-    cli: Cli, tmp_path: Path, artifact_root: Path
-) -> None:
-    existing = write(tmp_path / "elsewhere" / "model.onnx", b"onnx" * 10)
+def test_existing_uri_is_referenced_not_copied(cli: Cli, lake: Path, artifact_root: Path) -> None:
+    existing = write(lake / "elsewhere" / "model.onnx", b"onnx" * 10)
 
     registered = cli.json("models", "register", "red/churn", existing.as_uri())
 
@@ -109,8 +107,10 @@ def test_existing_uri_is_referenced_not_copied(
     assert [p for p in artifact_root.rglob("*") if p.is_file()] == []
 
 
-def test_uri_and_local_file_in_one_version(cli: Cli, tmp_path: Path, artifact_root: Path) -> None:
-    existing = write(tmp_path / "elsewhere" / "model.onnx", b"onnx")
+def test_uri_and_local_file_in_one_version(
+    cli: Cli, tmp_path: Path, lake: Path, artifact_root: Path
+) -> None:
+    existing = write(lake / "elsewhere" / "model.onnx", b"onnx")
     local = write(tmp_path / "card.md", b"# churn")
 
     registered = cli.json("models", "register", "red/churn", str(local), existing.as_uri())

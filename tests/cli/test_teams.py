@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.fixtures.cli import Cli
 
 
-def test_create_team_and_manage_members(cli: Cli) -> None:
+def test_only_staff_create_teams_by_default(cli: Cli) -> None:
+    output = cli.fails("teams", "create", "green")
+    assert "Only staff can create teams" in output
+    assert "MODELYARD_TEAM_CREATION" in output
+
+
+def test_create_team_and_manage_members(cli: Cli, settings: Any) -> None:
+    settings.TEAM_CREATION = "anyone"
     cli("teams", "create", "green", "--display-name", "Green", "--contact-email", "g@example.com")
     cli("teams", "add-member", "green", "bob")
     cli("teams", "add-member", "green", "carol", "--role", "owner")

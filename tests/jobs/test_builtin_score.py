@@ -50,11 +50,11 @@ def test_a_new_data_set_version_is_scored_and_registered(
     estimators,
     cancer,
     child_env,
-    tmp_path,
+    lake,
     recording_executor,
 ) -> None:
     promote(teams["alice"], model, register_model(estimators["good"]), "production")
-    apply(SPEC.format(output=(tmp_path / "scores").as_uri()))
+    apply(SPEC.format(output=(lake / "scores").as_uri()))  # a declared store
     data = registry.create_asset(teams["alice"], Kind.DATASET, teams["red"], "patients")
     payload = parquet(cancer[0])
 
@@ -72,7 +72,7 @@ def test_a_new_data_set_version_is_scored_and_registered(
     assert (run.progress_done, run.progress_total) == (569, 569)
     scores = AssetVersion.objects.get(asset__name="patient-scores")
     assert {(v.ref) for v in scores.trained_on.all()} == {"red/churn:1", "red/patients:1"}
-    table = pq.read_table(tmp_path / "scores" / "red_patients-1")
+    table = pq.read_table(lake / "scores" / "red_patients-1")
     assert table.num_rows == 569
     labels = table.column("label").to_numpy()
     assert np.array_equal(labels, estimators["good"].predict(cancer[0]))

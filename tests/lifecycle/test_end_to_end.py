@@ -106,7 +106,10 @@ def test_thirty_fifty_sixty_days(
     artifact_root: Path,
     tmp_path: Path,
     clock: Clock,
+    declare_store,
 ) -> None:
+    declare_store(f"s3://{s3_bucket}/", delete=True)  # where the referenced bytes live
+    declare_store(hive_table.rsplit("/", 1)[0], delete=True)  # the table's database
     register(alice, "on-disk", clock.start)
     register(alice, "kept", clock.start)
     register(alice, "in-production", clock.start)

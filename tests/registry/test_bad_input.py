@@ -39,8 +39,8 @@ def test_unknown_uri_scheme_is_400_listing_supported(alice, churn) -> None:
     assert AssetVersion.objects.count() == 0
 
 
-def test_missing_object_is_400_and_no_version(alice, churn, tmp_path: Path) -> None:
-    missing = (tmp_path / "nope.bin").as_uri()
+def test_missing_object_is_400_and_no_version(alice, churn, lake: Path) -> None:
+    missing = (lake / "nope.bin").as_uri()
     response = alice.post(
         "/models/red/churn/versions", {"artifacts": [{"name": "m", "uri": missing}]}
     )
@@ -92,12 +92,14 @@ def test_lineage_to_missing_version_is_400(alice, churn) -> None:
     assert AssetVersion.objects.count() == 0
 
 
-def test_failed_registration_removes_uploaded_bytes(alice, churn, artifact_root: Path) -> None:
+def test_failed_registration_removes_uploaded_bytes(
+    alice, churn, artifact_root: Path, lake: Path
+) -> None:
     # The second artifact references a missing object, so the first upload must be undone.
     response = alice.upload(
         "/models/red/churn/versions/upload",
         {"m.bin": b"x" * 100},
-        {"artifacts": [{"name": "ref", "uri": "file:///definitely/missing"}]},
+        {"artifacts": [{"name": "ref", "uri": (lake / "definitely-missing").as_uri()}]},
     )
     assert response.status_code == 400
     assert AssetVersion.objects.count() == 0

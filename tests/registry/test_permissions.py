@@ -55,7 +55,8 @@ def test_team_owner_manages_members(alice, bob, teams) -> None:
     assert bob.put("/teams/red/members/carol", {"role": "owner"}).status_code == 403
 
 
-def test_any_user_creates_a_team_and_owns_it(mallory) -> None:
+def test_with_team_creation_open_any_user_creates_a_team_and_owns_it(mallory, settings) -> None:
+    settings.TEAM_CREATION = "anyone"
     response = mallory.post("/teams", {"name": "green"})
     assert response.status_code == 201
     assert response.json()["members"][0] == {

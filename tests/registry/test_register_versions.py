@@ -48,10 +48,10 @@ def test_version_numbers_increase(alice, artifact_root: Path) -> None:
 
 
 def test_register_existing_file_uri_records_size_without_copy(
-    alice, artifact_root: Path, tmp_path: Path
+    alice, artifact_root: Path, lake: Path
 ) -> None:
     make_model(alice)
-    existing = tmp_path / "elsewhere" / "model.onnx"
+    existing = lake / "elsewhere" / "model.onnx"
     existing.parent.mkdir()
     existing.write_bytes(b"onnx" * 10)
     response = alice.post(

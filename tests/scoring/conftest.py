@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -48,3 +49,9 @@ def served_model(teams, model, register_model, estimators) -> AssetVersion:
     version = register_model(estimators["good"])
     promote(teams["alice"], model, version, "production")
     return version
+
+
+@pytest.fixture(autouse=True)
+def declared_tmp_path(tmp_path: Path, declare_store: Any) -> None:
+    """Inputs and outputs live under tmp_path: a store red may use (registry/stores.py)."""
+    declare_store(tmp_path.as_uri(), delete=True)

@@ -158,8 +158,9 @@ def test_an_output_holding_another_scoring_is_refused(
 
 @pytest.mark.integration
 def test_scores_from_s3_to_s3(
-    cli: Cli, served_model, parquet_dir: Path, s3_client, s3_bucket, rows
+    cli: Cli, served_model, parquet_dir: Path, s3_client, s3_bucket, rows, declare_store
 ) -> None:
+    declare_store(f"s3://{s3_bucket}/", teams=["red"])  # the output is registered
     for path in parquet_dir.glob("*.parquet"):
         s3_client.upload_file(str(path), s3_bucket, f"input/{path.name}")
 

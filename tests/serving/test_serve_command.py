@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 
 from modelyard.deployment.services import promote
 from tests.fixtures.worker import database_url
@@ -37,6 +38,8 @@ def serve(home: Path, redis_url: str, *args: str) -> Iterator[str]:
         "MODELYARD_HOME": str(home),
         "MODELYARD_DATABASE_URL": database_url(),
         "MODELYARD_REDIS_URL": redis_url,
+        # As every process of one deployment: the artifact root is a store only if shared.
+        "MODELYARD_ARTIFACT_ROOT": django_settings.ARTIFACT_ROOT,
     }
     command = [sys.executable, "-m", "modelyard.cli.main", "serve", "--port", str(port), *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

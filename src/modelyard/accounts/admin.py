@@ -1,11 +1,47 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from modelyard.accounts.models import ApiToken, Membership, Team
+from modelyard.accounts.names import check_name
 from modelyard.accounts.tokens import create_token
+from modelyard.lib.errors import InvalidInput
+
+
+def _checked_username(value: str) -> str:
+    try:
+        check_name(value, "user")
+    except InvalidInput as error:
+        raise forms.ValidationError(error.message) from None
+    return value
+
+
+class NamedUserCreationForm(AdminUserCreationForm[User]):
+    def clean_username(self) -> str:
+        return _checked_username(super().clean_username())
+
+
+class NamedUserChangeForm(UserChangeForm[User]):
+    def clean_username(self) -> str:
+        return _checked_username(self.cleaned_data["username"])
+
+
+# Django's own forms accept '/', '@' or '+' in user names; modelyard's pattern does not.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class NamedUserAdmin(UserAdmin[User]):
+    add_form = NamedUserCreationForm
+    form = NamedUserChangeForm
 
 
 class MembershipInline(admin.TabularInline[Membership, Team]):
@@ -19,6 +55,10 @@ class TeamAdmin(admin.ModelAdmin[Team]):
     list_display = ["name", "display_name", "contact_email", "created_at"]
     search_fields = ["name", "display_name"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A team's name is its folder in the artifact root and part of every reference.
+        return ["name"] if obj is not None else []
 
 
 @admin.register(ApiToken)

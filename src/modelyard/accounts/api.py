@@ -11,7 +11,7 @@ from pydantic import Field
 
 from modelyard.accounts import services
 from modelyard.accounts.models import Membership, Role, Team
-from modelyard.accounts.permissions import require_owner
+from modelyard.accounts.permissions import require_owner, require_team_creator
 
 router = Router(tags=["teams"])
 
@@ -89,7 +89,9 @@ def list_teams(request: HttpRequest) -> list[dict[str, Any]]:
 
 @router.post("/teams", response={201: TeamOut}, operation_id="create_team")
 def create_team(request: HttpRequest, body: TeamIn) -> Status[dict[str, Any]]:
-    """Any signed-in user may create a team; they become its first owner."""
+    """Staff create teams (any signed-in user with MODELYARD_TEAM_CREATION=anyone); the
+    creator becomes the first owner."""
+    require_team_creator(request.user)
     team = services.create_team(
         request.user,
         body.name,

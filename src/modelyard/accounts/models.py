@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-name_validator = RegexValidator(
-    NAME_PATTERN,
-    "Use 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.",
-)
+from modelyard.accounts.names import NAME_PATTERN, name_validator
+
+__all__ = ["NAME_PATTERN", "ApiToken", "Membership", "Role", "Team", "name_validator"]
 
 
 class Team(models.Model):

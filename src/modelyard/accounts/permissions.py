@@ -9,6 +9,7 @@ roll its own audit row back.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 
 from modelyard.accounts.models import Membership, Role, Team
@@ -28,7 +29,8 @@ def role_in(user: AnyUser, team: Team) -> str | None:
 
 
 def is_staff(user: AnyUser) -> bool:
-    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+    staff = getattr(user, "is_staff", False) or getattr(user, "is_superuser", False)
+    return bool(user.is_authenticated and user.is_active and staff)
 
 
 def require_member(user: AnyUser, team: Team, doing: str) -> None:
@@ -69,3 +71,17 @@ def refuse(
     error = Forbidden(message)
     error.audited = True
     return error
+
+
+def require_team_creator(user: AnyUser) -> None:
+    """MODELYARD_TEAM_CREATION: `staff` (the default) or `anyone` signed in."""
+    if settings.TEAM_CREATION == "anyone" and user.is_authenticated:
+        return
+    if not is_staff(user):
+        raise refuse(
+            user,
+            "create teams",
+            None,
+            "Only staff can create teams here (MODELYARD_TEAM_CREATION=staff). Ask a staff "
+            "member to create the team and make you its owner.",
+        )

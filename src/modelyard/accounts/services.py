@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from modelyard.accounts.models import Membership, Role, Team
+from modelyard.accounts.names import check_name
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, InvalidInput, NotFound
 
@@ -36,6 +37,7 @@ def create_team(
     contact_email: str = "",
     owner: User | None = None,
 ) -> Team:
+    check_name(name, "team")
     team = Team(name=name, display_name=display_name, contact_email=contact_email)
     try:
         team.full_clean()
@@ -50,6 +52,26 @@ def create_team(
     if owner is not None:
         _add_member(actor, team, owner, Role.OWNER)
     return team
+
+
+@transaction.atomic
+def create_user(
+    actor: Actor,
+    username: str,
+    *,
+    email: str = "",
+    password: str | None = None,
+    staff: bool = False,
+) -> User:
+    """A person who signs in; staff may use the admin and act on every team."""
+    check_name(username, "user")
+    if User.objects.filter(username=username).exists():
+        raise Conflict(f"A user named '{username}' already exists.")
+    user = User.objects.create_user(username, email, password)
+    user.is_staff = user.is_superuser = staff
+    user.save(update_fields=["is_staff", "is_superuser"])
+    record(actor, "user.created", details={"user": username, "staff": staff})
+    return user
 
 
 @transaction.atomic

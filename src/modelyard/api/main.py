@@ -25,6 +25,7 @@ from modelyard.lib.errors import Forbidden, ModelyardError, from_storage
 from modelyard.lifecycle.api import router as lifecycle_router
 from modelyard.registry.api import build_kind_router, versions_router
 from modelyard.registry.models import PLURAL
+from modelyard.registry.store_api import router as stores_router
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ api = ModelyardAPI(
 api.add_router("", accounts_router)
 api.add_router("/audit", audit_router)
 api.add_router("/versions", versions_router)
+api.add_router("/stores", stores_router)
 api.add_router("/lifecycle", lifecycle_router)
 api.add_router("/models", deployment_router)
 api.add_router("", jobs_router)

@@ -215,16 +215,18 @@ def users() -> None:
 @click.option("--staff", is_flag=True, help="May use the admin and act on every team.")
 @click.option("--password", default=None, help="For the web UI; API access uses tokens.")
 def users_create(username: str, email: str, staff: bool, password: str | None) -> None:
-    """Create a user (tokens for the API come from `modelyard token create`)."""
-    django_setup()
-    from django.contrib.auth import get_user_model
+    """Create a user (tokens for the API come from `modelyard token create`).
 
-    model = get_user_model()
-    if model.objects.filter(username=username).exists():
-        raise click.ClickException(f"A user named '{username}' already exists.")
-    user = model.objects.create_user(username, email, password)
-    user.is_staff = user.is_superuser = staff
-    user.save()
+    Names: 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit.
+    """
+    django_setup()
+    from modelyard.accounts.services import create_user
+    from modelyard.lib.errors import ModelyardError
+
+    try:
+        create_user("cli", username, email=email, password=password, staff=staff)
+    except ModelyardError as error:
+        raise click.ClickException(error.message) from None
     click.echo(f"Created user {username}{' (staff)' if staff else ''}.")
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from modelyard.audit.services import record
+from modelyard.lib.errors import InvalidInput
+from modelyard.registry import stores
 from modelyard.registry.models import (
     Alias,
     Artifact,
     Asset,
     AssetVersion,
     Dataset,
+    DeclaredStore,
     FeatureSet,
     LineageEdge,
     Model,
@@ -90,3 +97,44 @@ class AssetVersionAdmin(admin.ModelAdmin[AssetVersion]):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class DeclaredStoreForm(forms.ModelForm[DeclaredStore]):
+    class Meta:
+        model = DeclaredStore
+        fields = ["uri", "all_teams", "teams", "allow_delete", "description"]
+
+    def clean_uri(self) -> str:
+        try:
+            return stores.checked_store_uri(self.cleaned_data["uri"])
+        except InvalidInput as error:
+            raise forms.ValidationError(error.message) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("all_teams") and cleaned.get("teams"):
+            raise forms.ValidationError("Choose 'all teams' or a list of teams, not both.")
+        return cleaned
+
+
+@admin.register(DeclaredStore)
+class DeclaredStoreAdmin(admin.ModelAdmin[DeclaredStore]):
+    """Staff declare where modelyard may read and delete (registry/stores.py)."""
+
+    form = DeclaredStoreForm
+    list_display = ["uri", "all_teams", "allow_delete", "description", "created_at"]
+    list_filter = ["all_teams", "allow_delete"]
+    search_fields = ["uri", "description"]
+    filter_horizontal = ["teams"]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        store = form.instance
+        action = "store.changed" if change else "store.declared"
+        teams = "all" if store.all_teams else sorted(t.name for t in store.teams.all())
+        details = {"uri": store.uri, "teams": teams, "allow_delete": store.allow_delete}
+        record(request.user, action, details=details)
+
+    def delete_model(self, request: HttpRequest, obj: DeclaredStore) -> None:
+        record(request.user, "store.removed", details={"uri": obj.uri})
+        super().delete_model(request, obj)

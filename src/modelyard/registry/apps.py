@@ -11,3 +11,6 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         # Bind shared tasks to modelyard's Celery app (broker settings) in every process.
         import modelyard.celery  # noqa: F401
+        from modelyard.registry.stores import check_setting
+
+        check_setting()

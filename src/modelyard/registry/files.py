@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from modelyard import storage
 from modelyard.lib.errors import NotFound, from_storage
+from modelyard.registry import stores
 from modelyard.registry.models import Artifact, AssetVersion
 
 CHUNK_BYTES = 1024 * 1024
@@ -25,9 +26,14 @@ class VersionFile:
 
 
 def list_files(version: AssetVersion) -> list[VersionFile]:
+    """Refused (StoreRefused) when a file lies outside the stores the version's team may use:
+    a row from before stores were declared, or a link inside a folder that leads out."""
+    rules = stores.current_rules()
     files: list[VersionFile] = []
     for artifact in version.artifacts.all():
         files.extend(_artifact_files(artifact))
+    for file in files:
+        stores.check_usable(file.uri, version.team, rules)
     return files
 
 
@@ -71,6 +77,7 @@ def _stat_inside(artifact: Artifact, relpath: str) -> VersionFile | None:
 def open_file(version: AssetVersion, path: str) -> tuple[int, Iterator[bytes]]:
     """The file's size and a generator streaming its bytes in CHUNK_BYTES pieces."""
     found = find_file(version, path)
+    stores.check_usable(found.uri, version.team)
     return found.size, _stream(found.uri)
 
 

@@ -327,3 +327,39 @@ class Alias(models.Model):
 
     def __str__(self) -> str:
         return f"{self.asset}@{self.name}"
+
+
+# --- declared stores (registry/stores.py holds the rule that uses them) ----------------------
+
+
+class DeclaredStore(models.Model):
+    """A place operators let modelyard read (and maybe delete) for some or all teams.
+
+    Nothing outside the artifact root and the declared stores is read for a user or deleted,
+    whatever URI was registered. `uri` is kept normalised (registry/stores.py).
+    """
+
+    uri = models.CharField(
+        max_length=1000, unique=True, help_text="URI prefix, e.g. s3://lake/models/"
+    )
+    all_teams = models.BooleanField(default=False, help_text="Every team may use it.")
+    teams = models.ManyToManyField(
+        "accounts.Team",
+        blank=True,
+        related_name="declared_stores",
+        help_text="The teams that may use it, when not every team may.",
+    )
+    allow_delete = models.BooleanField(
+        default=False, help_text="modelyard may delete versions' bytes under it."
+    )
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["uri"]
+
+    def __str__(self) -> str:
+        return self.uri

@@ -135,6 +135,9 @@ class VersionOut(VersionSummary):
     lifecycle_changed_at: datetime
     deleted_at: datetime | None
     bytes_reclaimed: int
+    deletion_error: str = Field(
+        "", description="Why the bytes are not (yet) deleted: a store error or a refusal"
+    )
     aliases: list[str]
     protected_by: list[str] = Field(
         description="Why the lifecycle and owners may not delete it: its aliases, pin, "

@@ -93,6 +93,7 @@ def version_body(version: AssetVersion) -> dict[str, Any]:
         "lifecycle_changed_at": version.lifecycle_changed_at,
         "deleted_at": version.deleted_at,
         "bytes_reclaimed": version.bytes_reclaimed,
+        "deletion_error": version.deletion_error,
         "aliases": list(version.aliases.values_list("name", flat=True)),
         "protected_by": protection.reasons(version) if not version.is_gone else [],
         "artifacts": list(

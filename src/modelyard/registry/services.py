@@ -25,7 +25,7 @@ from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, Gone, InvalidInput, NotFound, from_storage
 from modelyard.lib.events import publish_alias_moved
-from modelyard.registry import protection, states
+from modelyard.registry import protection, states, stores
 from modelyard.registry.models import (
     ALIAS_PATTERN,
     Alias,
@@ -178,6 +178,7 @@ def register_version(
     """
     _check_sources(sources)
     _check_lineage(spec.lineage)
+    stores.check_references(asset.team, [source.uri for source in sources if source.uri])
     prefix = storage.join_uri(
         settings.ARTIFACT_ROOT, asset.team.name, asset.kind, asset.name, uuid.uuid4().hex
     )
@@ -475,7 +476,9 @@ def schedule_deletion(actor: Actor, version: AssetVersion, reason: str) -> Asset
         return version
     result = states.schedule_deletions(actor, [version.pk], reason)
     if result.refused:
-        why = protection.reasons(version) or [result.refused[0].reason]
+        why = protection.reasons(version)
+        if not why:  # not protected: its bytes lie where modelyard may not delete
+            raise Conflict(f"{version.ref} cannot be deleted: {result.refused[0].reason}")
         raise Conflict(
             f"{version.ref} is protected ({'; '.join(why)}); move its aliases or lift the "
             "pin, hold or the dependency first."
@@ -498,6 +501,8 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
         pk=version_id, lifecycle_state=LifecycleState.DELETING
     ).first()
     if version is None:  # already finished by another worker, or not scheduled
+        return 0
+    if stores.refuse_deletion(version, actor):  # outside the stores it may delete in
         return 0
     artifacts = list(version.artifacts.all())
     freed = 0

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from modelyard.audit.services import AuditRow, record_many
 from modelyard.lib.tasks import enqueue
-from modelyard.registry import protection
+from modelyard.registry import protection, stores
 from modelyard.registry.models import LIVE_STATES, AssetVersion, LifecycleState, unused_since
 
 DELETE_TASK = "modelyard.registry.tasks.delete_version_bytes"
@@ -105,17 +105,22 @@ def schedule_deletions(
     """Mark versions `deleting` and queue their bytes' removal after commit.
 
     A version moves only if it is in one of `from_states`, is not protected (any alias, pin,
-    hold, declared dependency, or a protected version downstream), and, when `unused_since`
-    gives the clock a caller planned on, nobody used, kept or protected it since. Rows are
+    hold, declared dependency, or a protected version downstream), every artifact lies in a
+    declared store that allows deletion (`stores.py`; the worker checks again), and, when
+    `unused_since` gives the clock a caller planned on, nobody used, kept or protected it
+    since. Rows are
     locked first, so a concurrent alias move or use either lands before (and wins) or sees
     the version `deleting`. One audit row `{kind}.deletion_scheduled` per version moved.
     """
     locked = _lock(version_ids, from_states)
     guarded = protection.protected_ids()
+    rules = stores.current_rules()
     moved: list[AssetVersion] = []
     refused: list[Refused] = []
     for version in locked:
-        problem = _refusal(version, guarded, unused_since)
+        problem = _refusal(version, guarded, unused_since) or stores.deletion_refusal(
+            version, rules
+        )
         if problem:
             refused.append(Refused(version.pk, problem))
         else:

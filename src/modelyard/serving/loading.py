@@ -20,6 +20,7 @@ import numpy as np
 from django.conf import settings
 
 from modelyard import storage
+from modelyard.registry import stores
 from modelyard.registry.access import record_access
 from modelyard.registry.models import AssetVersion
 from modelyard.serving.predictors import (
@@ -56,6 +57,7 @@ def fetch_files(version: AssetVersion) -> Path:
     Every read of a version's bytes by the platform (the gate, scoring, jobs, serving loads)
     comes through here, so this is where such a read counts as a use.
     """
+    stores.check_version(version)  # even cached: the rule may have changed since
     record_access(version.pk)
     target = cache_dir() / _cache_key(version)
     if target.is_dir():

@@ -36,7 +36,17 @@ from modelyard.storage.registry import (
     supported_schemes,
     unregister_scheme,
 )
-from modelyard.storage.uris import ParsedURI, join_uri, parse_uri, path_to_uri, uri_to_path
+from modelyard.storage.uris import (
+    ParsedURI,
+    is_within,
+    join_uri,
+    normalise_uri,
+    parse_uri,
+    path_to_uri,
+    resolved_files,
+    uri_readings,
+    uri_to_path,
+)
 
 __all__ = [
     "CHUNK_SIZE",
@@ -55,13 +65,17 @@ __all__ = [
     "UnsupportedScheme",
     "clear_store_cache",
     "get_store",
+    "is_within",
     "join_uri",
     "manifest_checksum",
+    "normalise_uri",
     "parse_uri",
     "path_to_uri",
     "register_scheme",
+    "resolved_files",
     "sha256_checksum",
     "supported_schemes",
     "unregister_scheme",
+    "uri_readings",
     "uri_to_path",
 ]
