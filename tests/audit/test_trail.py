@@ -45,8 +45,8 @@ def test_registering_a_version_records_who_registered_what(alice: Any, churn: No
     )
 
 
-def test_a_refused_registration_leaves_no_row(alice: Any, churn: None, tmp_path: Path) -> None:
-    missing = (tmp_path / "nowhere.bin").as_uri()
+def test_a_refused_registration_leaves_no_row(alice: Any, churn: None, lake: Path) -> None:
+    missing = (lake / "nowhere.bin").as_uri()  # in a declared store, but not there
 
     response = alice.post(
         "/models/red/churn/versions", {"artifacts": [{"name": "m", "uri": missing}]}
@@ -87,7 +87,10 @@ def test_deleting_records_who_asked_and_what_the_worker_freed(
         ("model.deletion_scheduled", "alice", "superseded"),
         ("model.deleted", "system:deletion", ""),
     ]
-    assert trail.get(action="model.deleted").details == {"bytes_reclaimed": 10}
+    assert trail.get(action="model.deleted").details == {
+        "bytes_reclaimed": 10,
+        "registered_bytes": 10,
+    }
 
 
 def test_the_trail_filters_by_team_actor_and_asset(

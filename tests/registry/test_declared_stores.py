@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from modelyard.audit.models import AuditEvent
+from modelyard.lib.errors import Conflict
 from modelyard.registry import services
 from modelyard.registry.access import tracker
 from modelyard.registry.models import Artifact, AssetVersion, LifecycleState
@@ -154,6 +155,20 @@ def test_old_row_outside_every_store_is_not_read(alice, churn) -> None:
     refused(alice.get("/models/red/churn/versions/1/files"), REFUSED)
 
 
+def _scheduled_earlier(version: AssetVersion) -> None:
+    """`deleting` already, as a version scheduled before its store's rule changed: the
+    worker checks the rule again at the moment it deletes."""
+    AssetVersion.objects.filter(pk=version.pk).update(lifecycle_state=LifecycleState.DELETING)
+
+
+def _refused_now(version: AssetVersion, match: str) -> None:
+    """Scheduling refuses at once (409); the worker refuses too, for rows already queued."""
+    with pytest.raises(Conflict, match=match):
+        services.schedule_deletion("test", version, "bye")
+    _scheduled_earlier(version)
+    assert services.delete_bytes(version.pk) == 0
+
+
 def test_old_row_outside_stores_is_never_deleted(
     alice, churn, tmp_path: Path, django_capture_on_commit_callbacks
 ) -> None:
@@ -162,8 +177,12 @@ def test_old_row_outside_stores_is_never_deleted(
     (precious / "data.bin").write_bytes(b"keep me")
     version = _old_row(alice, precious.as_uri())
     with django_capture_on_commit_callbacks(execute=True):
-        assert alice.delete("/models/red/churn/versions/1", reason="bye").status_code == 202
+        refused_delete = alice.delete("/models/red/churn/versions/1", reason="bye")
+    assert refused_delete.status_code == 409
+    assert REFUSED in refused_delete.json()["message"]
     assert (precious / "data.bin").read_bytes() == b"keep me"
+    _scheduled_earlier(version)
+    assert services.delete_bytes(version.pk) == 0  # the worker: refused again
     version.refresh_from_db()
     assert version.lifecycle_state == LifecycleState.DELETING
     assert REFUSED in version.deletion_error
@@ -179,8 +198,7 @@ def test_old_row_outside_stores_is_never_deleted(
 def test_deletion_never_removes_a_store_root(alice, churn, lake: Path) -> None:
     (lake / "other-teams-data.bin").write_bytes(b"d")
     version = _old_row(alice, lake.as_uri())
-    services.schedule_deletion("test", version, "bye")
-    services.delete_bytes(version.pk)
+    _refused_now(version, "is the root of")
     assert (lake / "other-teams-data.bin").exists()
     version.refresh_from_db()
     assert "is the root of" in version.deletion_error
@@ -188,8 +206,7 @@ def test_deletion_never_removes_a_store_root(alice, churn, lake: Path) -> None:
 
 def test_deletion_never_removes_the_teams_upload_folder(alice, churn, artifact_root) -> None:
     version = _old_row(alice, (artifact_root / "red").as_uri())
-    services.schedule_deletion("test", version, "bye")
-    services.delete_bytes(version.pk)
+    _refused_now(version, "cannot be deleted")
     assert list((artifact_root / "red").rglob("*.bin"))
     assert version.__class__.objects.get().lifecycle_state == LifecycleState.DELETING
 
@@ -201,8 +218,7 @@ def test_deletion_needs_a_store_that_allows_it(alice, churn, tmp_path: Path, dec
     declare_store(shared.as_uri(), teams=["red"], delete=False)
     assert register(alice, (shared / "red-model").as_uri()).status_code == 201
     version = AssetVersion.objects.get()
-    services.schedule_deletion("test", version, "bye")
-    services.delete_bytes(version.pk)
+    _refused_now(version, "where modelyard may not delete")
     assert (shared / "red-model" / "m.bin").exists()
     version.refresh_from_db()
     assert "where modelyard may not delete" in version.deletion_error
@@ -228,8 +244,7 @@ def test_a_store_nested_without_deletion_protects_its_bytes(
     declare_store(protected.as_uri(), teams=["blue"], delete=False)
     assert register(alice, (protected / "red").as_uri()).status_code == 201  # via the lake
     version = AssetVersion.objects.get()
-    services.schedule_deletion("test", version, "bye")
-    services.delete_bytes(version.pk)
+    _refused_now(version, "cannot be deleted")
     assert (protected / "red" / "m.bin").exists()
 
 

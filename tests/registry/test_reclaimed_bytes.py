@@ -20,7 +20,18 @@ from modelyard.registry.models import AssetVersion, LifecycleState
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
+@pytest.fixture(autouse=True)
+def _stores_declared(declare_store) -> None:
+    """Every bucket and Hive database these tests make lies in a store red may delete in."""
+    global _declare
+    _declare = declare_store
+
+
+_declare: Any = None
+
+
 def register(alice, kind: str, name: str, uri: str) -> AssetVersion:
+    _declare(uri.rsplit("/", 1)[0] + "/", teams=["red"], delete=True)
     alice.post(f"/{kind}s", {"team": "red", "name": name})
     response = alice.post(
         f"/{kind}s/red/{name}/versions", {"artifacts": [{"name": "data", "uri": uri}]}

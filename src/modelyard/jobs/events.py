@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 
+from modelyard.accounts import permissions
 from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.jobs.models import Command, Listener, Project
@@ -65,10 +66,9 @@ def send(actor: Actor, team: Team, event: str, payload: dict[str, Any]) -> None:
 
 
 def refuse(actor: Actor, team: Team | None, event: str, message: str) -> Forbidden:
-    """Record a refused event (the audit trail keeps every refusal) and return the error."""
-    details = {"action": "event.send", "target": event, "message": message}
-    record(actor, "access.denied", team=team, details=details)
-    return Forbidden(message)
+    """Record a refused event as every refusal is (`access.denied`, rate-limited per actor;
+    the target is the event's name) and return the error to raise."""
+    return permissions.refuse(actor, f"send the event {event}", team, message, target=event)
 
 
 # --- the registry's events --------------------------------------------------------------------
