@@ -18,6 +18,7 @@ import pytest
 import redis
 from celery import Celery
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.test import Client
 
 from modelyard.lib import tasks as lib_tasks
@@ -57,9 +58,14 @@ def link(body: str, action: str, ref: str) -> str:
     return url.group(1)
 
 
-def follow(path: str) -> str:
-    """Open the page (which changes nothing), then press its button, CSRF token and all."""
+def follow(path: str, signed_in: str = "") -> str:
+    """Open the page (which changes nothing), then press its button, CSRF token and all.
+
+    Delete links need a signed-in member of the team (`signed_in`); Keep works from the link.
+    """
     client = Client(enforce_csrf_checks=True)
+    if signed_in:
+        client.force_login(User.objects.get(username=signed_in))
     page = client.get(path)
     assert page.status_code == 200, page.content
     done = client.post(path, {"csrfmiddlewaretoken": page.cookies["csrftoken"].value})
@@ -155,7 +161,7 @@ def test_thirty_fifty_sixty_days(
         final_body = text_of(next(r for r in final if r.rcpt_tos == ["alice@example.com"]))
         assert "Final notice" in final[0].message["Subject"]
         assert "red/kept:1" not in final_body
-        assert "is being deleted" in follow(link(final_body, "delete", "red/on-s3:1"))
+        assert "is being deleted" in follow(link(final_body, "delete", "red/on-s3:1"), "alice")
         wait_until_deleted(versions["on-s3"])
         assert s3_client.list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0
 

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from modelyard.lib.errors import Conflict
 from modelyard.registry.models import AssetVersion, LifecycleState
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -152,6 +153,9 @@ def test_s3_inside_a_declared_prefix_is_read_but_not_deleted_without_leave(
     tracker().flush()  # the download's use, written before the test's rollback
 
     version = AssetVersion.objects.get()
-    services.schedule_deletion("test", version, "bye")
+    with pytest.raises(Conflict, match="where modelyard may not delete"):
+        services.schedule_deletion("test", version, "bye")
+    # A row queued before the store's rule changed: the worker refuses it as well.
+    AssetVersion.objects.filter(pk=version.pk).update(lifecycle_state="deleting")
     assert services.delete_bytes(version.pk) == 0
     assert keys(s3_client, s3_bucket) == ["models/churn/m"]

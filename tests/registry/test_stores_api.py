@@ -52,7 +52,7 @@ def test_members_and_owners_may_not(alice: Api, mallory: Api, tmp_path: Path) ->
     for user in (alice, mallory):
         response = user.post("/stores", {"uri": (tmp_path / "x").as_uri()})
         assert response.status_code == 403
-        assert "Only staff can declare stores" in response.json()["message"]
+        assert "Only platform staff can declare stores" in response.json()["message"]
         assert user.get("/stores").status_code == 403
     assert not DeclaredStore.objects.exists()
 

@@ -151,6 +151,7 @@ def test_predictions_count_as_uses_without_a_write_per_request(app) -> None:
     from modelyard.registry.access import tracker
     from modelyard.registry.models import AssetVersion
 
+    tracker().flush()  # the load's own read of the files, before any request
     before = AssetVersion.objects.get(kind="model").last_accessed_at
     for _ in range(5):
         assert infer(app, {"inputs": [tensor([[1.0] * 30])]})[0] == 200
