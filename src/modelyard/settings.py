@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "modelyard.registry",
     "modelyard.lifecycle",
     "modelyard.deployment",
+    "modelyard.serving",
     "modelyard.jobs",
 ]
 
@@ -116,6 +117,9 @@ REDIS_URL = config.env_str(
     "MODELYARD_REDIS_URL", BROKER_URL if BROKER_URL.startswith("redis") else ""
 )
 API_PAGE_SIZE_MAX = 500
+# The prediction server loads models in its own process (it must be fast); with this on it
+# refuses any model that is not ONNX, so no pickled code runs there (README: Security).
+SERVE_ONNX_ONLY = config.env_bool("MODELYARD_SERVE_ONNX_ONLY", False)
 
 # --- mail ----------------------------------------------------------------------------------
 # Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);
