@@ -158,7 +158,7 @@ class Sandbox:
 
     def _explained(self, reply: dict[str, Any]) -> str:
         text = str(reply["error"]).replace(str(self._folder / _MODEL_FOLDER), str(self._source))
-        if text.startswith("MemoryError"):
+        if "MemoryError" in text:
             text += (
                 f" (the sandbox allows {self.limits.memory_mb} MB of address space: "
                 "MODELYARD_SANDBOX_MEMORY_MB)"

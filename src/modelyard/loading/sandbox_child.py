@@ -53,8 +53,15 @@ def main(memory_mb: int, cpu_seconds: int, uid: int, gid: int) -> None:
         try:
             reply, payload = _handle(header, body, state)
         except Exception as error:  # the model's code: report it, keep answering
-            reply, payload = {"error": f"{type(error).__name__}: {error}"[:4000]}, b""
+            reply, payload = {"error": _described(error)[:4000]}, b""
         channel.send(reply, payload)
+
+
+def _described(error: Exception) -> str:
+    from modelyard.loading.errors import ModelLoadError
+
+    # modelyard's own load errors already say what to fix; anything else needs its class.
+    return str(error) if isinstance(error, ModelLoadError) else f"{type(error).__name__}: {error}"
 
 
 def _limit(memory_mb: int, cpu_seconds: int) -> None:
@@ -112,7 +119,7 @@ def _load(header: dict[str, Any], example: Any, state: dict[str, Any]) -> dict[s
     from modelyard.loading.load import load_predictor
 
     predictor = load_predictor(
-        Path(header["directory"]),
+        Path(header["directory"]).resolve(),
         header["flavor"],
         example=example,
         prefer_onnx=bool(header.get("prefer_onnx", True)),
@@ -131,7 +138,7 @@ def _convert(header: dict[str, Any], example: Any) -> bytes | None:
     from modelyard.loading.predictor import SklearnPredictor
 
     native = load_predictor(
-        Path(header["directory"]), header["flavor"], example=example, prefer_onnx=False
+        Path(header["directory"]).resolve(), header["flavor"], example=example, prefer_onnx=False
     )
     if not isinstance(native, SklearnPredictor) or native.n_features is None:
         return None
