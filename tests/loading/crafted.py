@@ -113,7 +113,8 @@ def assert_sandboxed(report: dict[str, Any], home: Path) -> None:
     assert report["wrote_home"] is False
     assert not (home / "planted-by-a-model").exists()
     # A private folder: its copy of the model's files, and what libraries create there.
-    assert "model" in report["cwd_files"] and "planted-by-a-model" not in report["cwd_files"]
+    assert "model" in report["cwd_files"]
+    assert "planted-by-a-model" not in report["cwd_files"]
     assert "modelyard-sandbox-" in report["cwd"]
     if os.geteuid() == 0:  # the service runs as root: the model's code must not
         assert report["uid"] != 0

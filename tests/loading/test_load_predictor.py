@@ -22,8 +22,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from modelyard.loading import CACHE_PATH, ModelLoadError, cache, conversion, convert_to_onnx
-from modelyard.loading import load_predictor
+from modelyard.loading import (
+    CACHE_PATH,
+    ModelLoadError,
+    cache,
+    conversion,
+    convert_to_onnx,
+    load_predictor,
+)
 
 
 class MajorityClassifier(ClassifierMixin, BaseEstimator):

@@ -20,8 +20,8 @@ from typing import Any
 from modelyard.deployment import evaluation
 from modelyard.deployment.models import GateSettings
 from modelyard.lib.errors import InvalidInput
-from modelyard.registry.models import AssetVersion
 from modelyard.loading import ModelLoadError
+from modelyard.registry.models import AssetVersion
 from modelyard.serving.loading import LoadedVersion, sandboxed_version
 from modelyard.serving.signature import SignatureError
 

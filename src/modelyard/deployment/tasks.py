@@ -16,10 +16,10 @@ from typing import Any
 from celery import shared_task
 
 from modelyard import storage
-from modelyard.registry import services
-from modelyard.registry.models import AssetVersion, Kind, LifecycleState
 from modelyard.loading import ONNX_ARTIFACT, ModelLoadError
 from modelyard.loading.sandbox import Limits, convert_in_sandbox
+from modelyard.registry import services
+from modelyard.registry.models import AssetVersion, Kind, LifecycleState
 from modelyard.serving.loading import example_rows, fetch_files
 from modelyard.serving.signature import Signature, SignatureError
 

@@ -20,6 +20,7 @@ unpickled). A failure comes back as a SandboxError naming the model and what fai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -79,7 +80,8 @@ class Sandbox:
             account = _account(limits.user)
             if account is not None:
                 _give(self._folder, account)
-            self._stderr: IO[bytes] = tempfile.TemporaryFile()
+            # Closed in close(), with the process: it outlives this method.
+            self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
             self._channel = self._start(_command(limits, account))
         except BaseException:
             self.close()
@@ -140,10 +142,8 @@ class Sandbox:
     def _kill(self) -> None:
         if self._process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
             os.killpg(self._process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self._process.wait()
 
     def _ended(self, error: Exception) -> str:

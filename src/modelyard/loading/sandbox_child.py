@@ -18,6 +18,7 @@ Whatever the model's code raises comes back as {"error": "…"}; it never ends t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import resource
@@ -78,10 +79,8 @@ def _become_user(state: dict[str, Any], flavor: str) -> None:
     if uid < 0:
         return
     for name in _LIBRARIES + (() if flavor == "onnx" else _ESTIMATORS):
-        try:
+        with contextlib.suppress(ImportError):  # not installed: a model needing it says so
             importlib.import_module(name)
-        except ImportError:
-            pass  # not installed: the model will say so if it needs it
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)  # as root this sets the real, effective and saved ids: no way back

@@ -11,6 +11,7 @@ on forever; the child's side blocks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -34,10 +35,9 @@ def widen(fd: int) -> None:
     """Ask for a larger pipe buffer; the default (64 KiB) only costs more system calls."""
     import fcntl
 
-    try:
+    # Not Linux, or above pipe-max-size: the default buffer works, a little slower.
+    with contextlib.suppress(OSError):
         fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
-    except OSError:
-        pass  # not Linux, or above pipe-max-size: the default works, a little slower
 
 
 def batch_body(batch: pa.RecordBatch) -> pa.Buffer:

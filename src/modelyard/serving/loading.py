@@ -25,9 +25,9 @@ import numpy as np
 from django.conf import settings
 
 from modelyard import storage
-from modelyard.registry.models import AssetVersion, LifecycleState
 from modelyard.loading import ModelLoadError, Predictor, load_predictor, model_source
 from modelyard.loading.sandbox import Limits, SandboxedPredictor
+from modelyard.registry.models import AssetVersion, LifecycleState
 from modelyard.serving.signature import InputError, Matrix, Signature, SignatureError
 
 log = logging.getLogger(__name__)
