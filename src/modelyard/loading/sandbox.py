@@ -110,10 +110,9 @@ class Sandbox:
     def close(self) -> None:
         if self._process is not None:
             os.close(self._channel.write_fd)  # the child sees the end of its input and exits
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._kill()
+            self._kill()  # and whatever the model's code started in its process group
             os.close(self._channel.read_fd)
             self._stderr.close()
             self._process = None
