@@ -271,3 +271,22 @@ def test_the_local_engine_runs_the_model_in_a_sandbox(tmp_path, parquet_dir, mon
     assert scored.column_names == ["id", "label", "probability_0", "probability_1"]
     expected = estimator.predict(np.tile(cancer[0], (10, 1)))
     assert np.array_equal(np.sort(scored.column("label").to_numpy()), np.sort(expected))
+
+
+def test_a_model_that_fails_to_load_in_a_worker_fails_the_run_naming_it(tmp_path, parquet_dir):
+    """Each pool worker's sandbox error comes back as the run's error, not a broken pool."""
+    from modelyard.loading import SandboxError
+    from modelyard.scoring import engine
+    from modelyard.scoring.inputs import list_inputs, plan
+    from tests.fixtures.models import COLUMNS
+    from tests.loading import crafted
+
+    model = crafted.save(crafted.raising("cannot load here"), tmp_path / "model")
+    spec = engine.ModelSpec(str(model), "sklearn", "red/broken:1", tuple(COLUMNS))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000, workdir)
+    job = engine.Job(spec, tuple(parts), (tmp_path / "scores").as_uri(), str(workdir), 1000)
+
+    with pytest.raises(SandboxError, match=r"red/broken:1: load failed: .*cannot load here"):
+        engine.run(job, workers=2)

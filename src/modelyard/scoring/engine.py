@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelyard import storage
-from modelyard.loading import outputs
+from modelyard.loading import ModelLoadError, outputs
 from modelyard.loading.sandbox import Limits, SandboxedPredictor
 from modelyard.scoring.inputs import Part, ScoringError, describe, local_path, read_batches
 
@@ -156,19 +156,30 @@ def _start_worker(job: Job) -> None:
     # No CPU limit: a worker lives as long as its share of the data; each batch still has
     # the timeout.
     limits = Limits.configured(cpu_seconds=0)
-    predictor = SandboxedPredictor(Path(spec.directory), spec.flavor, name=spec.ref, limits=limits)
-    _worker.update(job=job, predictor=predictor)
+    _worker.update(job=job, error=None)
+    try:
+        predictor = SandboxedPredictor(
+            Path(spec.directory), spec.flavor, name=spec.ref, limits=limits
+        )
+    except ModelLoadError as error:
+        # Raised by the first part instead: an initializer's error only breaks the pool.
+        _worker["error"] = error
+        return
+    _worker["predictor"] = predictor
     # A pool worker ends through multiprocessing's exit, which runs its finalizers (not atexit).
     Finalize(predictor, predictor.close, exitpriority=10)
 
 
 def _stop_worker() -> None:
+    _worker.pop("error", None)
     predictor = _worker.pop("predictor", None)
     if predictor is not None:
         predictor.close()
 
 
 def score_part(part: Part) -> int:
+    if _worker.get("error") is not None:
+        raise _worker["error"]
     job: Job = _worker["job"]
     predictor: SandboxedPredictor = _worker["predictor"]
     source = local_path(part.uri, Path(job.workdir))
