@@ -64,11 +64,3 @@ def rows_to_batch(rows: Array) -> pa.RecordBatch:
         raise ValueError(f"Expected a 2-D array of rows, got shape {rows.shape}.")
     arrays = [pa.array(rows[:, index]) for index in range(rows.shape[1])]
     return pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(rows.shape[1])])
-
-
-def batch_to_rows(batch: pa.RecordBatch) -> Array:
-    """The float64 matrix whose columns are the batch's columns, in order."""
-    columns = [column.to_numpy(zero_copy_only=False) for column in batch.columns]
-    if not columns:
-        return np.empty((batch.num_rows, 0))
-    return np.column_stack(columns).astype(np.float64, copy=False)

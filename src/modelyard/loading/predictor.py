@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 Array = npt.NDArray[Any]
 
@@ -27,6 +28,11 @@ class Predictor(abc.ABC):
         regressors and anything else with only predict -> {"prediction": (n,) or (n, k)}.
         Raises ValueError when rows is not 2-D with n_features columns.
         """
+
+    def predict_columns(self, columns: pa.RecordBatch) -> dict[str, Array]:
+        """`predict` on rows given as one column per input, in signature order (a scoring
+        batch as read from Parquet or CSV)."""
+        return self.predict(rows_of(columns))
 
 
 class SklearnPredictor(Predictor):
@@ -52,6 +58,14 @@ class SklearnPredictor(Predictor):
                 "probability": np.asarray(self.estimator.predict_proba(rows)),
             }
         return {"prediction": np.asarray(self.estimator.predict(rows))}
+
+
+def rows_of(columns: pa.RecordBatch) -> Array:
+    """The float64 matrix whose columns are the batch's columns, in order."""
+    arrays = [column.to_numpy(zero_copy_only=False) for column in columns.columns]
+    if not arrays:
+        return np.empty((columns.num_rows, 0))
+    return np.column_stack(arrays).astype(np.float64, copy=False)
 
 
 def check_width(rows: Array, n_features: int | None) -> None:

@@ -38,6 +38,7 @@ import pyarrow as pa
 import modelyard
 from modelyard.loading import outputs, wire
 from modelyard.loading.errors import SandboxError
+from modelyard.loading.load import check_flavor, load_predictor
 from modelyard.loading.predictor import Array, Predictor
 
 # Passed on from modelyard's own environment; everything else is dropped.
@@ -197,12 +198,12 @@ class SandboxedPredictor(Predictor):
         self.batchable = bool(reply["batchable"])
 
     def predict(self, rows: Array) -> dict[str, Array]:
-        return outputs.from_batch(self.predict_batch(outputs.rows_to_batch(rows)))
+        return self.predict_columns(outputs.rows_to_batch(rows))
 
-    def predict_batch(self, rows: pa.RecordBatch) -> pa.RecordBatch:
-        """Outputs (as `outputs.to_batch` encodes them) of rows given one column per input."""
-        _, payload = self.sandbox.call("predict", {}, wire.batch_body(rows))
-        return wire.body_batch(payload)
+    def predict_columns(self, columns: pa.RecordBatch) -> dict[str, Array]:
+        # Sent as they are: the child stacks them into rows, so this side copies nothing.
+        _, payload = self.sandbox.call("predict", {}, wire.batch_body(columns))
+        return outputs.from_batch(wire.body_batch(payload))
 
     def close(self) -> None:
         self.sandbox.close()
@@ -212,6 +213,17 @@ class SandboxedPredictor(Predictor):
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def load_untrusted(
+    directory: Path, flavor: str, *, name: str, limits: Limits, prefer_onnx: bool = True
+) -> Predictor:
+    """A model whose code is not trusted, for repeated predictions (the scoring engine):
+    an ONNX model runs no Python code, so onnxruntime loads it here, where predictions cost
+    no pipe; any other flavor loads in a sandbox."""
+    if check_flavor(flavor) == "onnx":
+        return load_predictor(directory, "onnx")
+    return SandboxedPredictor(directory, flavor, name=name, limits=limits, prefer_onnx=prefer_onnx)
 
 
 def convert_in_sandbox(

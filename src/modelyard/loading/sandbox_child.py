@@ -29,8 +29,13 @@ from typing import Any
 _MIB = 1 << 20
 # Imported before becoming the unprivileged user, with what they import in turn; a model
 # needing more of the standard library finds it where Python is installed for all users.
-_LIBRARIES = ("pickle", "joblib", "yaml", "onnxruntime", "onnx", "skl2onnx")
+_ONNX = ("onnxruntime",)
 _ESTIMATORS = (
+    "pickle",
+    "joblib",
+    "yaml",
+    "onnx",
+    "skl2onnx",
     "sklearn.base",
     "sklearn.ensemble",
     "sklearn.linear_model",
@@ -78,7 +83,7 @@ def _become_user(state: dict[str, Any], flavor: str) -> None:
     uid, gid = state.pop("user", (-1, -1))
     if uid < 0:
         return
-    for name in _LIBRARIES + (() if flavor == "onnx" else _ESTIMATORS):
+    for name in _ONNX if flavor == "onnx" else _ONNX + _ESTIMATORS:
         with contextlib.suppress(ImportError):  # not installed: a model needing it says so
             importlib.import_module(name)
     os.setgroups([])
@@ -98,9 +103,10 @@ def _protocol_descriptors() -> tuple[int, int]:
 
 def _handle(header: dict[str, Any], body: memoryview, state: dict[str, Any]) -> tuple[Any, Any]:
     from modelyard.loading import outputs, wire
+    from modelyard.loading.predictor import rows_of
 
     operation = header.get("op")
-    rows = outputs.batch_to_rows(wire.body_batch(body)) if body.nbytes else None
+    rows = rows_of(wire.body_batch(body)) if body.nbytes else None
     if operation == "predict":
         return {}, wire.batch_body(outputs.to_batch(state["predictor"].predict(rows)))
     example = rows

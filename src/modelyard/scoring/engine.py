@@ -1,10 +1,11 @@
-"""The local engine: parts scored in parallel processes, each with the model in a sandbox.
+"""The local engine: parts scored in parallel processes, each loading the model once.
 
-Each process starts one sandboxed child that loads the model once (loading/sandbox.py:
-the model's code never runs where the inputs' credentials are). The process reads its
-part in record batches (memory bounded by the batch size, not by the data), sends each
-batch's input columns to the child as Arrow over a pipe, gets the outputs back the same
-way, and writes one Parquet file per part under the output prefix
+A pickled or MLflow model loads in a sandboxed child of each process (loading/sandbox.py:
+the model's code never runs where the inputs' credentials are); an ONNX model (a
+version's checked conversion), which runs no Python code, loads in the process itself.
+Each process reads its part in record batches (memory bounded by the batch size, not by
+the data), hands each batch's input columns to the model (to the sandbox as Arrow over a
+pipe), and writes one Parquet file per part under the output prefix
 (`part-00042.parquet`), atomically: a part's file exists only once it is complete. A
 manifest written first (`_modelyard_scoring.json`) records the model and the plan; a run
 started again on the same output skips the parts already there, and refuses when the
@@ -29,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelyard import storage
-from modelyard.loading import ModelLoadError, outputs
-from modelyard.loading.sandbox import Limits, SandboxedPredictor
+from modelyard.loading import ModelLoadError, Predictor, outputs
+from modelyard.loading.sandbox import Limits, SandboxedPredictor, load_untrusted
 from modelyard.scoring.inputs import Part, ScoringError, describe, local_path, read_batches
 
 MANIFEST = "_modelyard_scoring.json"
@@ -151,29 +152,28 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(job: Job) -> None:
-    """Once per process: load the model in its sandbox, stopped when the process ends."""
+    """Once per process: load the model (a sandbox is stopped when the process ends)."""
     spec = job.model
     # No CPU limit: a worker lives as long as its share of the data; each batch still has
     # the timeout.
     limits = Limits.configured(cpu_seconds=0)
     _worker.update(job=job, error=None)
     try:
-        predictor = SandboxedPredictor(
-            Path(spec.directory), spec.flavor, name=spec.ref, limits=limits
-        )
+        predictor = load_untrusted(Path(spec.directory), spec.flavor, name=spec.ref, limits=limits)
     except ModelLoadError as error:
         # Raised by the first part instead: an initializer's error only breaks the pool.
         _worker["error"] = error
         return
     _worker["predictor"] = predictor
-    # A pool worker ends through multiprocessing's exit, which runs its finalizers (not atexit).
-    Finalize(predictor, predictor.close, exitpriority=10)
+    if isinstance(predictor, SandboxedPredictor):
+        # A pool worker ends through multiprocessing's exit: finalizers run, not atexit.
+        Finalize(predictor, predictor.close, exitpriority=10)
 
 
 def _stop_worker() -> None:
     _worker.pop("error", None)
     predictor = _worker.pop("predictor", None)
-    if predictor is not None:
+    if isinstance(predictor, SandboxedPredictor):
         predictor.close()
 
 
@@ -181,7 +181,7 @@ def score_part(part: Part) -> int:
     if _worker.get("error") is not None:
         raise _worker["error"]
     job: Job = _worker["job"]
-    predictor: SandboxedPredictor = _worker["predictor"]
+    predictor: Predictor = _worker["predictor"]
     source = local_path(part.uri, Path(job.workdir))
     target = Path(job.workdir) / f"part-{part.index:05d}.{os.getpid()}.parquet"
     rows = 0
@@ -204,11 +204,11 @@ def score_part(part: Part) -> int:
     return rows
 
 
-def _scored(batch: pa.RecordBatch, predictor: SandboxedPredictor, job: Job) -> pa.Table:
+def _scored(batch: pa.RecordBatch, predictor: Predictor, job: Job) -> pa.Table:
     features = pa.RecordBatch.from_arrays(
         [batch.column(name) for name in job.model.columns], names=list(job.model.columns)
     )
-    predicted = outputs.from_batch(predictor.predict_batch(features))
+    predicted = predictor.predict_columns(features)
     columns: dict[str, Any] = {name: batch.column(name) for name in job.keep}
     columns.update(outputs.flatten(predicted))
     return pa.table(columns)
