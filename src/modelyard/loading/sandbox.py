@@ -193,9 +193,11 @@ class SandboxedPredictor(Predictor):
         except BaseException:
             self.sandbox.close()
             raise
-        self.flavor = str(reply["flavor"])
-        self.n_features = reply["n_features"]
-        self.batchable = bool(reply["batchable"])
+        # What the child says is data from untrusted code: only its expected types count.
+        width = reply.get("n_features")
+        self.flavor = str(reply.get("flavor"))
+        self.n_features = width if isinstance(width, int) and width > 0 else None
+        self.batchable = reply.get("batchable") is True
 
     def predict(self, rows: Array) -> dict[str, Array]:
         return self.predict_columns(outputs.rows_to_batch(rows))
@@ -203,7 +205,13 @@ class SandboxedPredictor(Predictor):
     def predict_columns(self, columns: pa.RecordBatch) -> dict[str, Array]:
         # Sent as they are: the child stacks them into rows, so this side copies nothing.
         _, payload = self.sandbox.call("predict", {}, wire.batch_body(columns))
-        return outputs.from_batch(wire.body_batch(payload))
+        answer = wire.body_batch(payload)
+        if answer.num_rows != columns.num_rows:
+            raise SandboxError(
+                f"{self.sandbox.name}: predict gave {answer.num_rows} rows of outputs for "
+                f"{columns.num_rows} rows of input; the model must give one per row."
+            )
+        return outputs.from_batch(answer)
 
     def close(self) -> None:
         self.sandbox.close()

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 _LENGTHS = struct.Struct(">IQ")
 _MAX_HEADER = 1 << 20
+_MAX_BODY = 1 << 34  # 16 GiB: far above a batch's outputs or an ONNX model
 _PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size: fewer wake-ups per batch
 _F_SETPIPE_SZ = 1031
 
@@ -73,6 +74,8 @@ class Channel:
         header_length, body_length = _LENGTHS.unpack(self._read(_LENGTHS.size, deadline))
         if header_length > _MAX_HEADER:
             raise ValueError(f"A frame header of {header_length} bytes: the stream is corrupt.")
+        if body_length > _MAX_BODY:
+            raise ValueError(f"A frame body of {body_length} bytes: more than any answer needs.")
         header = json.loads(bytes(self._read(header_length, deadline)))
         if not isinstance(header, dict):
             raise ValueError("A frame header that is not a JSON object: the stream is corrupt.")
