@@ -27,8 +27,7 @@ from modelyard.registry.models import AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
 from modelyard.scoring import engine
 from modelyard.scoring.inputs import list_inputs, plan, workdir_for
-from modelyard.serving.loading import fetch_files
-from modelyard.serving.predictors import model_source
+from modelyard.serving.loading import version_source
 
 
 def score(ctx: sdk.Context) -> None:
@@ -80,8 +79,7 @@ def _job(model: AssetVersion, uris: list[str], output: str) -> engine.Job:
     columns = tuple(c["name"] for c in (model.signature or {}).get("inputs", []))
     if not columns:
         raise ValueError(f"{model.ref} declares no input columns; register it with a signature.")
-    names = model.artifacts.values_list("name", flat=True)
-    source, flavor = model_source(fetch_files(model), names, model.flavor)
+    source, flavor = version_source(model)
     spec = engine.ModelSpec(str(source), flavor, model.ref, columns)
     workdir = workdir_for(output)
     parts = plan(list_inputs(uris), columns, 250_000, workdir)

@@ -186,3 +186,18 @@ def _store_setting(name: str, entry: str) -> StoreSetting:
                 "teams=all) and delete=yes|no, e.g. 's3://lake/models/ teams=red delete=yes'."
             )
     return StoreSetting(uri, teams, deletable)
+
+
+def sandbox_memory_mb() -> int:
+    """Address space a sandboxed model process may use (loading/sandbox.py)."""
+    return env_int("MODELYARD_SANDBOX_MEMORY_MB", 4096, minimum=256)
+
+
+def sandbox_timeout_seconds() -> float:
+    """How long one request to a sandboxed model (load, predict, convert) may take."""
+    return env_float("MODELYARD_SANDBOX_TIMEOUT_SECONDS", 600.0, minimum=1.0)
+
+
+def sandbox_user() -> str:
+    """Who sandboxed model code runs as when modelyard runs as root."""
+    return env_str("MODELYARD_SANDBOX_USER", "nobody")

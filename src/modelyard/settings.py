@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "modelyard.registry",
     "modelyard.lifecycle",
     "modelyard.deployment",
+    "modelyard.serving",
     "modelyard.jobs",
 ]
 
@@ -123,6 +124,9 @@ AUDIT_DENIALS_PER_MINUTE = config.env_int("MODELYARD_AUDIT_DENIALS_PER_MINUTE", 
 DECLARED_STORES = config.declared_stores()
 # Who may create teams through the API and `modelyard teams create`: staff, or anyone.
 TEAM_CREATION = config.env_choice("MODELYARD_TEAM_CREATION", "staff", config.TEAM_CREATION)
+# The prediction server loads models in its own process (it must be fast); with this on it
+# refuses any model that is not ONNX, so no pickled code runs there (README: Security).
+SERVE_ONNX_ONLY = config.env_bool("MODELYARD_SERVE_ONNX_ONLY", False)
 
 # --- mail ----------------------------------------------------------------------------------
 # Backend, host, port, credentials, TLS and timeout all come from one URL (lib/mail.py);

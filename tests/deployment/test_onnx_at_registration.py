@@ -7,8 +7,8 @@ import pytest
 
 from modelyard.audit.models import AuditEvent
 from modelyard.deployment.tasks import convert_version_to_onnx
+from modelyard.loading import ONNX_ARTIFACT
 from modelyard.serving.loading import fetch_files, load_version
-from modelyard.serving.predictors import ONNX_ARTIFACT
 
 pytestmark = pytest.mark.django_db
 

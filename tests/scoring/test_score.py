@@ -238,3 +238,56 @@ def test_a_killed_run_resumes_without_scoring_parts_again(
     ids = pq.read_table(output).column("id").to_numpy()
     assert len(ids) == len(big)
     assert len(np.unique(ids)) == len(big)
+
+
+def test_the_local_engine_runs_the_model_in_a_sandbox(tmp_path, parquet_dir, monkeypatch, cancer):
+    """A crafted model scored by the engine's workers sees none of the secrets."""
+    from sklearn.linear_model import LogisticRegression
+
+    from modelyard.scoring import engine
+    from modelyard.scoring.inputs import list_inputs, plan
+    from tests.fixtures.models import COLUMNS
+    from tests.loading import crafted
+
+    for name, value in crafted.SECRETS.items():
+        monkeypatch.setenv(name, value)
+    home = tmp_path / "home"
+    home.mkdir()
+    estimator = LogisticRegression(max_iter=3000).fit(*cancer)
+    with crafted.report_folder() as reports:
+        model = crafted.save(crafted.snooping(estimator, reports, home), tmp_path / "model")
+        spec = engine.ModelSpec(str(model), "sklearn", "red/evil:1", tuple(COLUMNS))
+        workdir = tmp_path / "work"
+        workdir.mkdir()
+        parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000, workdir)
+        output = (tmp_path / "scores").as_uri()
+        job = engine.Job(spec, tuple(parts), output, str(workdir), 1000, ("id",))
+
+        outcome = engine.run(job, workers=1)
+        report = crafted.read_report(reports)
+
+    crafted.assert_sandboxed(report, home)
+    assert outcome.rows == 5690
+    scored = pq.read_table(tmp_path / "scores")
+    assert scored.column_names == ["id", "label", "probability_0", "probability_1"]
+    expected = estimator.predict(np.tile(cancer[0], (10, 1)))
+    assert np.array_equal(np.sort(scored.column("label").to_numpy()), np.sort(expected))
+
+
+def test_a_model_that_fails_to_load_in_a_worker_fails_the_run_naming_it(tmp_path, parquet_dir):
+    """Each pool worker's sandbox error comes back as the run's error, not a broken pool."""
+    from modelyard.loading import SandboxError
+    from modelyard.scoring import engine
+    from modelyard.scoring.inputs import list_inputs, plan
+    from tests.fixtures.models import COLUMNS
+    from tests.loading import crafted
+
+    model = crafted.save(crafted.raising("cannot load here"), tmp_path / "model")
+    spec = engine.ModelSpec(str(model), "sklearn", "red/broken:1", tuple(COLUMNS))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000, workdir)
+    job = engine.Job(spec, tuple(parts), (tmp_path / "scores").as_uri(), str(workdir), 1000)
+
+    with pytest.raises(SandboxError, match=r"red/broken:1: load failed: .*cannot load here"):
+        engine.run(job, workers=2)

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from modelyard.deployment.services import configure_gate, promote
+from modelyard.deployment.services import promote
 from modelyard.registry.models import Asset
 from modelyard.serving.app import App
 from modelyard.serving.fleet import Fleet
+from modelyard.serving.services import configure_serving
 from modelyard.serving.workers import NoDelayHttpToolsProtocol
 
 
@@ -91,7 +92,7 @@ def production(teams, gated, register_model, estimators) -> Callable[..., Any]:
 def fleet_of(gated: Asset) -> Callable[..., Fleet]:
     def make(poll_seconds: float = 0.1, max_batch_size: int | None = None) -> Fleet:
         if max_batch_size is not None:
-            configure_gate("system:test", gated, max_batch_size=max_batch_size)
+            configure_serving("system:test", gated, max_batch_size=max_batch_size)
         fleet = Fleet.from_refs(["red/churn"], "production", poll_seconds)
         fleet.refresh()
         return fleet

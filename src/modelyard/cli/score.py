@@ -12,9 +12,9 @@ from rich.console import Console
 
 from modelyard.cli.catalog import _print_json, json_option
 from modelyard.client import Client, ClientError
+from modelyard.loading import ModelLoadError
 from modelyard.scoring import client_side, engine
 from modelyard.scoring.inputs import ScoringError
-from modelyard.serving.predictors import ModelLoadError
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """Promotion, rollback and gate settings under /api/v1/models/{team}/{name}/….
 
 Team members promote through a passing gate and roll back; forcing past a failing gate and
-changing the gate are for owners.
+changing the gate are for owners. The gate endpoint also shows and sets the model's serving
+settings (micro-batching), which belong to serving: they are handed to its service.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from modelyard.lib.errors import InvalidInput
 from modelyard.registry import services as registry
 from modelyard.registry.models import Asset, AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
+from modelyard.serving import services as serving
+from modelyard.serving.models import ServingSettings
 
 router = Router(tags=["deployment"])
 
@@ -107,16 +110,19 @@ def promotions(request: HttpRequest, team: str, name: str, limit: int = 50) -> l
 @router.get("/{team}/{name}/gate", response=GateOut, operation_id="get_gate")
 def get_gate(request: HttpRequest, team: str, name: str) -> dict[str, Any]:
     asset = _model(team, name)
-    return gate_body(asset, services.gate_settings(asset) or GateSettings(asset=asset))
+    gate = services.gate_settings(asset) or GateSettings(asset=asset)
+    return gate_body(asset, gate, serving.serving_settings(asset))
 
 
 @router.put("/{team}/{name}/gate", response=GateOut, operation_id="set_gate")
 def set_gate(request: HttpRequest, team: str, name: str, body: GateIn) -> dict[str, Any]:
     asset = _model(team, name)
     require_owner(request.user, asset.team, f"change the promotion gate of {asset.ref}")
-    changes = body.dict(exclude={"evaluate_on"})
+    batching = body.dict(include=set(serving.FIELDS))
+    changes = body.dict(exclude={"evaluate_on", *serving.FIELDS})
     changes["evaluation_data"] = _data_version(body.evaluate_on) if body.evaluate_on else None
-    return gate_body(asset, services.configure_gate(request.user, asset, **changes))
+    gate = services.configure_gate(request.user, asset, **changes)
+    return gate_body(asset, gate, serving.configure_serving(request.user, asset, **batching))
 
 
 def _data_version(text: str) -> AssetVersion:
@@ -141,7 +147,7 @@ def promotion_body(promotion: Promotion) -> dict[str, Any]:
     }
 
 
-def gate_body(asset: Asset, settings: GateSettings) -> dict[str, Any]:
+def gate_body(asset: Asset, settings: GateSettings, batching: ServingSettings) -> dict[str, Any]:
     data = settings.evaluation_data
     return {
         "model": asset.ref,
@@ -149,6 +155,6 @@ def gate_body(asset: Asset, settings: GateSettings) -> dict[str, Any]:
         "tolerance": settings.tolerance,
         "evaluate_on": data.ref if data else None,
         "label_column": settings.label_column,
-        "max_batch_size": settings.max_batch_size,
-        "max_wait_ms": settings.max_wait_ms,
+        "max_batch_size": batching.max_batch_size,
+        "max_wait_ms": batching.max_wait_ms,
     }

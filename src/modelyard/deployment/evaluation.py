@@ -2,6 +2,7 @@
 
 Both the candidate and the current holder are scored here, on the same rows, rather than
 trusting the metrics each declared at registration (which may come from different data).
+The data is read here, by modelyard; the models (in their sandboxes) only get its rows.
 """
 
 from __future__ import annotations

@@ -7,20 +7,22 @@
    are scored here, on the same rows.
 
 Each check records what it measured, so a refusal explains itself; the report is stored
-with the promotion attempt.
+with the promotion attempt. Both versions load in a sandbox (their code is untrusted); the
+evaluation data is read here and only its rows are sent to them.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelyard.deployment import evaluation
 from modelyard.deployment.models import GateSettings
 from modelyard.lib.errors import InvalidInput
+from modelyard.loading import ModelLoadError
 from modelyard.registry.models import AssetVersion
-from modelyard.serving.loading import LoadedVersion, load_version
-from modelyard.serving.predictors import ModelLoadError
+from modelyard.serving.loading import LoadedVersion, sandboxed_version
 from modelyard.serving.signature import SignatureError
 
 # Errors that mean "this version cannot pass", as opposed to a bug in modelyard.
@@ -57,16 +59,19 @@ class GateReport:
 def run_gate(
     candidate: AssetVersion, alias: str, holder: AssetVersion | None, settings: GateSettings | None
 ) -> GateReport:
-    loaded, signature_check = _signature_check(candidate)
-    checks = [signature_check]
-    if loaded is not None:
-        checks.append(_champion_check(loaded, candidate, holder, settings))
+    with ExitStack() as sandboxes:  # the candidate's sandbox ends with the gate
+        loaded, signature_check = _signature_check(candidate, sandboxes)
+        checks = [signature_check]
+        if loaded is not None:
+            checks.append(_champion_check(loaded, candidate, holder, settings))
     return GateReport(candidate.ref, alias, holder.ref if holder else None, checks)
 
 
-def _signature_check(candidate: AssetVersion) -> tuple[LoadedVersion | None, Check]:
+def _signature_check(
+    candidate: AssetVersion, sandboxes: ExitStack
+) -> tuple[LoadedVersion | None, Check]:
     try:
-        loaded = load_version(candidate)
+        loaded = sandboxes.enter_context(sandboxed_version(candidate))
     except CHECK_ERRORS as error:
         return None, Check("signature", False, str(error))
     if loaded.example is None:
@@ -78,7 +83,10 @@ def _signature_check(candidate: AssetVersion) -> tuple[LoadedVersion | None, Che
     if not loaded.signature.outputs:
         message = "The signature declares no outputs; declare them, e.g. probability [-1, 2]."
         return loaded, Check("signature", False, message)
-    outputs = loaded.predictor.predict(loaded.example)
+    try:
+        outputs = loaded.predictor.predict(loaded.example)
+    except CHECK_ERRORS as error:
+        return loaded, Check("signature", False, str(error))
     problems = loaded.signature.output_problems(outputs, len(loaded.example))
     details = {
         "example_rows": len(loaded.example),
@@ -153,10 +161,10 @@ def _compare(
 def _holder_score(metric: evaluation.Metric, holder: AssetVersion, settings: GateSettings) -> float:
     assert settings.evaluation_data is not None
     try:
-        loaded = load_version(holder)
-    except CHECK_ERRORS as error:
+        with sandboxed_version(holder) as loaded:
+            data = evaluation.read_evaluation_data(
+                settings.evaluation_data, loaded.signature, settings.label_column
+            )
+            return evaluation.score(metric, loaded, data)
+    except (ModelLoadError, SignatureError) as error:
         raise InvalidInput(f"The current holder {holder.ref} cannot be scored: {error}") from None
-    data = evaluation.read_evaluation_data(
-        settings.evaluation_data, loaded.signature, settings.label_column
-    )
-    return evaluation.score(metric, loaded, data)

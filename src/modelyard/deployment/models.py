@@ -30,12 +30,6 @@ class GateSettings(models.Model):
         help_text="A data set version (CSV or Parquet) with the inputs and the label column.",
     )
     label_column = models.CharField(max_length=128, default="target")
-    max_batch_size = models.PositiveIntegerField(
-        default=32, help_text="Serving: rows per micro-batch; 1 turns batching off."
-    )
-    max_wait_ms = models.FloatField(
-        default=0.0, help_text="Serving: how long a batch may wait for more requests."
-    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

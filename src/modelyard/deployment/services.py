@@ -166,7 +166,7 @@ def _number(version: AssetVersion | None) -> int | None:
 
 @transaction.atomic
 def configure_gate(actor: Actor, asset: Asset, **changes: Any) -> GateSettings:
-    """Update the model's gate and serving settings; only the given (non-None) ones change."""
+    """Update the model's gate settings; only the given (non-None) ones change."""
     if asset.kind != Kind.MODEL:
         raise InvalidInput(f"{asset.ref} is a {asset.kind}; gate settings belong to models.")
     settings, _ = GateSettings.objects.select_for_update().get_or_create(asset=asset)
@@ -192,5 +192,3 @@ def _check_gate_values(changed: dict[str, Any]) -> None:
         raise InvalidInput(f"Evaluation data must be a data set version; {data.ref} is not.")
     if changed.get("tolerance", 0) < 0:
         raise InvalidInput("The tolerance cannot be negative.")
-    if changed.get("max_batch_size") == 0 or changed.get("max_wait_ms", 0) < 0:
-        raise InvalidInput("max_batch_size must be at least 1 and max_wait_ms at least 0.")

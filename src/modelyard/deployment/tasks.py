@@ -4,6 +4,8 @@ The conversion is kept as a derived artifact of the version (`onnx/model.onnx`),
 gate and every server load the fast model straight away instead of each converting it.
 It is kept only when the ONNX model gives the same labels and probabilities as the
 original on the version's input example (or on generated rows of the right width).
+Unpickling the model to convert it runs its code, so the conversion runs in a sandbox
+(loading/sandbox.py): this worker holds the database URL and the secret key; it does not.
 """
 
 from __future__ import annotations
@@ -14,16 +16,11 @@ from typing import Any
 from celery import shared_task
 
 from modelyard import storage
+from modelyard.loading import ONNX_ARTIFACT, ModelLoadError
+from modelyard.loading.sandbox import Limits, convert_in_sandbox
 from modelyard.registry import services
 from modelyard.registry.models import AssetVersion, Kind
 from modelyard.serving.loading import example_rows, fetch_files
-from modelyard.serving.predictors import (
-    ONNX_ARTIFACT,
-    ModelLoadError,
-    SklearnPredictor,
-    convert_to_onnx,
-    load_predictor,
-)
 from modelyard.serving.signature import Signature, SignatureError
 
 log = logging.getLogger(__name__)
@@ -58,9 +55,10 @@ def convert_version_to_onnx(version_id: int) -> str:
 def _convert(version: AssetVersion) -> bytes | None:
     signature = Signature.parse(version.signature)
     example = example_rows(version, signature)
-    native = load_predictor(
-        fetch_files(version), version.flavor, example=example, prefer_onnx=False
+    return convert_in_sandbox(
+        fetch_files(version),
+        version.flavor,
+        name=version.ref,
+        limits=Limits.configured(),
+        example=example,
     )
-    if not isinstance(native, SklearnPredictor) or native.n_features is None:
-        return None
-    return convert_to_onnx(native.estimator, native.n_features, example)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.client import Client, Json, Upstream
+from modelyard.loading import model_source
 from modelyard.scoring import engine
 from modelyard.scoring.inputs import ScoringError, list_inputs, plan, workdir_for
-from modelyard.serving.predictors import model_source
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """The local engine: parts scored in parallel processes, each loading the model once.
 
+A pickled or MLflow model loads in a sandboxed child of each process (loading/sandbox.py:
+the model's code never runs where the inputs' credentials are); an ONNX model (a
+version's checked conversion), which runs no Python code, loads in the process itself.
 Each process reads its part in record batches (memory bounded by the batch size, not by
-the data), predicts, and writes one Parquet file per part under the output prefix
+the data), hands each batch's input columns to the model (to the sandbox as Arrow over a
+pipe), and writes one Parquet file per part under the output prefix
 (`part-00042.parquet`), atomically: a part's file exists only once it is complete. A
 manifest written first (`_modelyard_scoring.json`) records the model and the plan; a run
 started again on the same output skips the parts already there, and refuses when the
@@ -18,16 +22,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelyard import storage
+from modelyard.loading import ModelLoadError, Predictor, outputs
+from modelyard.loading.sandbox import Limits, SandboxedPredictor, load_untrusted
 from modelyard.scoring.inputs import Part, ScoringError, describe, local_path, read_batches
-from modelyard.serving.predictors import Predictor, load_predictor
 
 MANIFEST = "_modelyard_scoring.json"
 Progress = Callable[[int, int], None]  # (rows done, parts done)
@@ -115,17 +120,20 @@ def _claim_output(job: Job) -> set[int]:
 def _run_here(job: Job, parts: Sequence[Part], progress: Progress | None) -> int:
     _start_worker(job)
     rows = 0
-    for count, part in enumerate(parts, start=1):
-        rows += score_part(part)
-        if progress:
-            progress(rows, count)
+    try:
+        for count, part in enumerate(parts, start=1):
+            rows += score_part(part)
+            if progress:
+                progress(rows, count)
+    finally:
+        _stop_worker()
     return rows
 
 
 def _run_in_processes(
     job: Job, parts: Sequence[Part], workers: int, progress: Progress | None
 ) -> int:
-    # fork: the children inherit the imported libraries; the model loads once in each.
+    # fork: the children inherit the imported libraries; each starts one sandbox.
     context = get_context("fork")
     rows = finished = 0
     with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(job,)) as pool:
@@ -144,14 +152,34 @@ _worker: dict[str, Any] = {}
 
 
 def _start_worker(job: Job) -> None:
-    """Once per process: load the model (one thread: the processes are the parallelism)."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    """Once per process: load the model (a sandbox is stopped when the process ends)."""
     spec = job.model
-    predictor = load_predictor(Path(spec.directory), spec.flavor, prefer_onnx=True)
-    _worker.update(job=job, predictor=predictor)
+    # No CPU limit: a worker lives as long as its share of the data; each batch still has
+    # the timeout.
+    limits = Limits.configured(cpu_seconds=0)
+    _worker.update(job=job, error=None)
+    try:
+        predictor = load_untrusted(Path(spec.directory), spec.flavor, name=spec.ref, limits=limits)
+    except ModelLoadError as error:
+        # Raised by the first part instead: an initializer's error only breaks the pool.
+        _worker["error"] = error
+        return
+    _worker["predictor"] = predictor
+    if isinstance(predictor, SandboxedPredictor):
+        # A pool worker ends through multiprocessing's exit: finalizers run, not atexit.
+        Finalize(predictor, predictor.close, exitpriority=10)
+
+
+def _stop_worker() -> None:
+    _worker.pop("error", None)
+    predictor = _worker.pop("predictor", None)
+    if isinstance(predictor, SandboxedPredictor):
+        predictor.close()
 
 
 def score_part(part: Part) -> int:
+    if _worker.get("error") is not None:
+        raise _worker["error"]
     job: Job = _worker["job"]
     predictor: Predictor = _worker["predictor"]
     source = local_path(part.uri, Path(job.workdir))
@@ -177,17 +205,12 @@ def score_part(part: Part) -> int:
 
 
 def _scored(batch: pa.RecordBatch, predictor: Predictor, job: Job) -> pa.Table:
-    matrix = np.column_stack(
-        [batch.column(name).to_numpy(zero_copy_only=False) for name in job.model.columns]
-    ).astype(np.float64, copy=False)
-    outputs = predictor.predict(matrix)
+    features = pa.RecordBatch.from_arrays(
+        [batch.column(name) for name in job.model.columns], names=list(job.model.columns)
+    )
+    predicted = predictor.predict_columns(features)
     columns: dict[str, Any] = {name: batch.column(name) for name in job.keep}
-    for name, values in outputs.items():
-        if values.ndim == 1:
-            columns[name] = values
-        else:
-            for index in range(values.shape[1]):
-                columns[f"{name}_{index}"] = values[:, index]
+    columns.update(outputs.flatten(predicted))
     return pa.table(columns)
 
 

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from modelyard import storage
+from modelyard.loading import load_predictor, outputs
 from modelyard.scoring.engine import Job, Outcome
 from modelyard.scoring.inputs import ScoringError
-from modelyard.serving.predictors import load_predictor
 
 _loaded: dict[str, Any] = {}
 
@@ -101,12 +101,7 @@ def _scored(batch: Any, predictor: Any, features: tuple[str, ...], keep: tuple[s
 
     matrix = batch[list(features)].to_numpy(dtype=np.float64)
     columns: dict[str, Any] = {name: batch[name].to_numpy() for name in keep}
-    for name, values in predictor.predict(matrix).items():
-        if values.ndim == 1:
-            columns[name] = values
-        else:
-            for index in range(values.shape[1]):
-                columns[f"{name}_{index}"] = values[:, index]
+    columns.update(outputs.flatten(predictor.predict(matrix)))
     return pd.DataFrame(columns)
 
 

@@ -30,6 +30,7 @@ from modelyard.registry.refs import parse_ref
 from modelyard.serving import memory, metrics
 from modelyard.serving.batching import Dispatcher
 from modelyard.serving.loading import LoadedVersion, fetch_files, load_version
+from modelyard.serving.services import serving_settings
 
 log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 60.0
@@ -248,13 +249,8 @@ def _model(ref_text: str) -> Asset:
 
 
 def _slot(name: str, asset: Asset) -> Slot:
-    from modelyard.deployment.models import GateSettings
-
-    settings = GateSettings.objects.filter(asset=asset).first()
-    slot = Slot(name, asset.pk, asset.ref)
-    if settings is not None:
-        slot.max_batch_size, slot.max_wait_ms = settings.max_batch_size, settings.max_wait_ms
-    return slot
+    settings = serving_settings(asset)
+    return Slot(name, asset.pk, asset.ref, settings.max_batch_size, settings.max_wait_ms)
 
 
 def _serve(slot: Slot, loaded: LoadedVersion) -> Served:

@@ -3,7 +3,10 @@
 Files are fetched once per machine into `MODELYARD_HOME/cache/versions/<id>/` (versions are
 immutable, so the cache never goes stale) through the storage backend of each artifact's
 URI; a half-fetched copy is never used because it is renamed into place only when complete.
-Used by the promotion gate (signature and champion checks) and the prediction server.
+
+The prediction server loads in its own process (`load_version`: it must be fast, and with
+MODELYARD_SERVE_ONNX_ONLY it loads ONNX models only); the promotion gate loads in a sandbox
+(`sandboxed_version`), since unpickling a model runs its code.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +25,11 @@ import numpy as np
 from django.conf import settings
 
 from modelyard import storage
+from modelyard.loading import ModelLoadError, Predictor, load_predictor, model_source
+from modelyard.loading.sandbox import Limits, SandboxedPredictor
 from modelyard.registry import stores
 from modelyard.registry.access import record_access
 from modelyard.registry.models import AssetVersion
-from modelyard.serving.predictors import (
-    ModelLoadError,
-    Predictor,
-    load_predictor,
-    model_source,
-)
 from modelyard.serving.signature import InputError, Matrix, Signature, SignatureError
 
 log = logging.getLogger(__name__)
@@ -97,20 +98,30 @@ def example_rows(version: AssetVersion, signature: Signature) -> Matrix | None:
         ) from None
 
 
-def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVersion:
-    """Load a model version and time one warm prediction; errors say what to fix."""
+def version_source(version: AssetVersion, *, prefer_onnx: bool = True) -> tuple[Path, str]:
+    """The local folder to load the version from, and its flavor: the registered ONNX
+    conversion when there is one (and `prefer_onnx`), else the version's own files."""
     if version.is_gone:
         raise ModelLoadError(f"{version.ref} was deleted; it cannot be loaded.")
+    names = version.artifacts.values_list("name", flat=True) if prefer_onnx else ()
+    return model_source(fetch_files(version), names, version.flavor)
+
+
+def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVersion:
+    """Load a model version in this process (the prediction server) and time one warm
+    prediction; errors say what to fix."""
     started = time.perf_counter()
+    source, flavor = version_source(version, prefer_onnx=prefer_onnx)
     signature = Signature.parse(version.signature)
     example = example_rows(version, signature)
-    directory = fetch_files(version)
-    predictor = _load(version, directory, example, prefer_onnx)
-    if predictor.n_features is not None and predictor.n_features != len(signature.inputs):
+    if flavor != "onnx" and settings.SERVE_ONNX_ONLY:
         raise ModelLoadError(
-            f"{version.ref} expects {predictor.n_features} input columns but its signature "
-            f"declares {len(signature.inputs)}; register it again with a matching signature."
+            f"{version.ref} is a {flavor} model without an ONNX conversion, and this server "
+            "loads only ONNX models (MODELYARD_SERVE_ONNX_ONLY=true): register an ONNX "
+            "export of it, or serve it from a server without that setting."
         )
+    predictor = load_predictor(source, flavor, example=example, prefer_onnx=prefer_onnx)
+    _check_width(version, predictor, signature)
     one_row = example[:1] if example is not None else np.zeros((1, len(signature.inputs)))
     single = _time_one_prediction(predictor, one_row)
     elapsed = time.perf_counter() - started
@@ -120,12 +131,29 @@ def load_version(version: AssetVersion, *, prefer_onnx: bool = True) -> LoadedVe
     )
 
 
-def _load(
-    version: AssetVersion, directory: Path, example: Matrix | None, prefer_onnx: bool
-) -> Predictor:
-    names = version.artifacts.values_list("name", flat=True) if prefer_onnx else ()
-    source, flavor = model_source(directory, names, version.flavor)
-    return load_predictor(source, flavor, example=example, prefer_onnx=prefer_onnx)
+@contextmanager
+def sandboxed_version(version: AssetVersion) -> Iterator[LoadedVersion]:
+    """The version loaded in a sandbox (for the gate), stopped when the block ends."""
+    started = time.perf_counter()
+    source, flavor = version_source(version)
+    signature = Signature.parse(version.signature)
+    example = example_rows(version, signature)
+    with SandboxedPredictor(
+        source, flavor, name=version.ref, limits=Limits.configured(), example=example
+    ) as predictor:
+        _check_width(version, predictor, signature)
+        elapsed = time.perf_counter() - started
+        yield LoadedVersion(
+            version.pk, version.version, version.ref, signature, predictor, example, elapsed, 0.0
+        )
+
+
+def _check_width(version: AssetVersion, predictor: Predictor, signature: Signature) -> None:
+    if predictor.n_features is not None and predictor.n_features != len(signature.inputs):
+        raise ModelLoadError(
+            f"{version.ref} expects {predictor.n_features} input columns but its signature "
+            f"declares {len(signature.inputs)}; register it again with a matching signature."
+        )
 
 
 def _time_one_prediction(predictor: Predictor, row: Matrix) -> float:

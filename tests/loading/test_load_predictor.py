@@ -22,10 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from modelyard.serving import predictors
-from modelyard.serving.predictors import (
+from modelyard.loading import (
     CACHE_PATH,
     ModelLoadError,
+    cache,
+    conversion,
     convert_to_onnx,
     load_predictor,
 )
@@ -159,7 +160,7 @@ def test_model_skl2onnx_cannot_convert_runs_in_sklearn(tmp_path, cancer, caplog)
     model = MajorityClassifier().fit(rows, labels)
     save(model, tmp_path)
 
-    with caplog.at_level("INFO", logger=predictors.__name__):
+    with caplog.at_level("INFO", logger=conversion.__name__):
         predictor = load_predictor(tmp_path, "sklearn")
 
     assert predictor.flavor == "sklearn"
@@ -176,7 +177,7 @@ def test_conversion_is_cached_and_reused(tmp_path, cancer, forest, monkeypatch):
     def must_not_convert(*args, **kwargs):
         raise AssertionError("converted again despite the cache")
 
-    monkeypatch.setattr(predictors, "convert_to_onnx", must_not_convert)
+    monkeypatch.setattr(conversion, "convert_to_onnx", must_not_convert)
     predictor = load_predictor(tmp_path, "sklearn")
 
     assert predictor.flavor == "onnx"
@@ -192,13 +193,13 @@ def test_cache_older_than_the_model_file_is_converted_again(tmp_path, cancer, fo
     cache_time = (tmp_path / CACHE_PATH).stat().st_mtime_ns
     os.utime(source, ns=(cache_time + 1_000_000, cache_time + 1_000_000))
     calls = []
-    real_convert = predictors.convert_to_onnx
+    real_convert = conversion.convert_to_onnx
 
     def counting_convert(*args, **kwargs):
         calls.append(args)
         return real_convert(*args, **kwargs)
 
-    monkeypatch.setattr(predictors, "convert_to_onnx", counting_convert)
+    monkeypatch.setattr(conversion, "convert_to_onnx", counting_convert)
     predictor = load_predictor(tmp_path, "sklearn")
 
     assert len(calls) == 1
@@ -212,7 +213,7 @@ def test_unwritable_directory_still_serves_onnx(tmp_path, cancer, forest, monkey
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Read-only file system")
 
-    monkeypatch.setattr(predictors.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(cache.tempfile, "mkstemp", read_only)
     predictor = load_predictor(tmp_path, "sklearn")
 
     assert predictor.flavor == "onnx"
