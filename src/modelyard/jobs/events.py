@@ -68,7 +68,8 @@ def send(actor: Actor, team: Team, event: str, payload: dict[str, Any]) -> None:
 def refuse(actor: Actor, team: Team | None, event: str, message: str) -> Forbidden:
     """Record a refused event as every refusal is (`access.denied`, rate-limited per actor;
     the target is the event's name) and return the error to raise."""
-    return permissions.refuse(actor, f"send the event {event}", team, message, target=event)
+    who = actor if actor is not None else "system"
+    return permissions.refuse(who, f"send the event {event}", team, message, target=event)
 
 
 # --- the registry's events --------------------------------------------------------------------
