@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "modelyard.lifecycle",
     "modelyard.deployment",
     "modelyard.jobs",
+    "modelyard.features",
 ]
 
 MIDDLEWARE = [

@@ -50,7 +50,16 @@ REGISTRY_EVENTS = {
     "model_version_created": {"model"},
     "model_promoted": {"model", "alias"},
 }
-PROJECT_KEYS = {"project", "team", "program", "timezone", "share_events_with", "commands"}
+# `features:` is the feature store's section (features/spec.py parses it).
+PROJECT_KEYS = {
+    "project",
+    "team",
+    "program",
+    "timezone",
+    "share_events_with",
+    "commands",
+    "features",
+}
 FROM = "from"  # in a trigger: the team whose events it hears (default: the project's)
 COMMAND_KEYS = {"entry", "run", "schedule", "timeout", "retries", "concurrency", "on", "args"}
 
