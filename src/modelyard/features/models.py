@@ -114,6 +114,9 @@ class Tile(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.view_id} {self.entity_key} {self.size}s@{self.start}"
+
 
 class SeenEvent(models.Model):
     """The event ids a source has taken, so a re-sent event is applied once."""
@@ -126,3 +129,6 @@ class SeenEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "event_id"], name="feature_event_unique")
         ]
+
+    def __str__(self) -> str:
+        return self.event_id

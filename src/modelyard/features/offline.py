@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -34,7 +35,8 @@ from modelyard.features.aggregations import (
 )
 from modelyard.features.models import Source, View
 from modelyard.features.online import entity_key, row_key
-from modelyard.features.validation import from_micros
+from modelyard.features.validation import RowError, check_row, from_micros, to_micros
+from modelyard.lib.errors import InvalidInput
 
 ARROW_TYPES = {
     "int": pa.int64(),
@@ -163,3 +165,43 @@ def training_set(
             values = values_at(definition, index.get(key), row[time_column])
             row.update({f"{selection.view.name}__{name}": values[name] for name in names})
     return out
+
+
+def training_table(entities: pa.Table, time_column: str, selections: list[Selection]) -> pa.Table:
+    """The entity table (keys, `time_column`, anything else such as a label) with the
+    selected features as of each row's time appended as `view__feature` columns."""
+    if time_column not in entities.column_names:
+        raise InvalidInput(
+            f"The entity file has no column {time_column!r} (it has "
+            f"{', '.join(entities.column_names)}); name the time column with --time-column."
+        )
+    rows = entities.to_pylist()
+    for index, row in enumerate(rows):
+        row[time_column] = _row_time(row[time_column], index, time_column)
+    for selection in selections:
+        missing = [k for k in selection.view.source.keys if k not in entities.column_names]
+        if missing:
+            raise InvalidInput(
+                f"The entity file lacks key column(s) {', '.join(missing)} of view "
+                f"{selection.view.ref}."
+            )
+    built = training_set(rows, time_column, selections)
+    for row in built:
+        row[time_column] = from_micros(row[time_column])
+    return pa.Table.from_pylist(built)
+
+
+def _row_time(value: Any, index: int, column: str) -> int:
+    try:
+        if isinstance(value, datetime):
+            return to_micros(value if value.tzinfo else value.replace(tzinfo=UTC))
+        return check_row({column: value}, {column: "timestamp"})[column]  # type: ignore[no-any-return]
+    except RowError as error:
+        raise InvalidInput(f"Entity row {index}: {error}") from None
+
+
+def write_parquet(table: pa.Table, uri: str) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    buffer.seek(0)
+    storage.get_store(uri).put(uri, buffer)

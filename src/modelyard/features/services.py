@@ -17,7 +17,7 @@ from modelyard.features import offline, online
 from modelyard.features.models import SeenEvent, Source, View
 from modelyard.features.spec import EVENT_ID, FeaturesSpec, ViewSpec
 from modelyard.features.validation import check_rows, from_micros, to_micros
-from modelyard.lib.errors import Conflict, NotFound, Unprocessable
+from modelyard.lib.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from modelyard.registry import services as registry
 from modelyard.registry.models import Asset, Kind
 
@@ -270,3 +270,26 @@ def online_features(view: View, entities: list[list[Any]]) -> dict[str, Any]:
             for keys, found in zip(entities, values, strict=True)
         ],
     }
+
+
+# --- training sets -------------------------------------------------------------------------
+
+
+def selections(text: str) -> list[offline.Selection]:
+    """`TEAM/VIEW[:FEATURE],…` as the views and features to put in a training set."""
+    chosen: dict[int, offline.Selection] = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        ref, _, feature = item.partition(":")
+        team, slash, name = ref.partition("/")
+        if not (team and slash and name):
+            raise InvalidInput(f"{item!r} is not TEAM/VIEW or TEAM/VIEW:FEATURE.")
+        view = get_view(team, name)
+        known = [f["name"] for f in view.definition["view"]["features"]]
+        if feature and feature not in known:
+            raise NotFound(f"View {view.ref} has no feature {feature!r} ({', '.join(known)}).")
+        selection = chosen.setdefault(view.pk, offline.Selection(view, []))
+        if feature and feature not in selection.features:
+            selection.features.append(feature)
+    if not chosen:
+        raise InvalidInput("Name at least one view with --features TEAM/VIEW[:FEATURE],….")
+    return list(chosen.values())
