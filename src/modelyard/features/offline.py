@@ -85,7 +85,11 @@ def read_log(source: Source) -> list[dict[str, Any]]:
     prefix = log_prefix(source)
     store = storage.get_store(prefix)
     rows: list[dict[str, Any]] = []
-    for entry in store.list(prefix):
+    try:
+        entries = list(store.list(prefix))
+    except storage.ObjectNotFound:
+        return rows  # no event pushed yet
+    for entry in entries:
         if entry.uri.endswith(".parquet"):
             with store.open(entry.uri) as stream:
                 table = pq.read_table(io.BytesIO(stream.read()))

@@ -157,11 +157,12 @@ def _section(node: Node, problems: list[str]) -> FeaturesSpec:
             if (source := _source(name, value, entities, problems)) is not None:
                 sources[name] = source
     views: dict[str, ViewSpec] = {}
+    declared = set(_mapping(keys["sources"], "sources", [])) if "sources" in keys else set()
     if "views" in keys:
         for name, value in _named(
             _mapping(keys["views"], "views", problems), "view", problems
         ).items():
-            if (view := _view(name, value, sources, problems)) is not None:
+            if (view := _view(name, value, sources, declared, problems)) is not None:
                 views[name] = view
     return FeaturesSpec(sources, views)
 
@@ -201,7 +202,7 @@ def _source(
     for column in key_columns:
         if schema and schema.get(column) not in KEY_TYPES:
             problems.append(
-                f"{_line(node)}: source {name!r} needs key column {column!r} of entity "
+                f"{_line(keys['schema'])}: source {name!r} needs key column {column!r} of entity "
                 f"{entity!r} in its schema, as int or string."
             )
     time_column = _scalar(keys.get("event_time"))
@@ -245,11 +246,13 @@ def _lateness(node: Node | None, problems: list[str]) -> int:
 
 
 def _view(
-    name: str, node: Node, sources: dict[str, SourceSpec], problems: list[str]
+    name: str, node: Node, sources: dict[str, SourceSpec], declared: set[str], problems: list[str]
 ) -> ViewSpec | None:
     keys = _mapping(node, f"view {name!r}", problems)
     _unknown(keys, VIEW_KEYS, f"view {name!r}", problems)
     source = sources.get(_scalar(keys.get("source")))
+    if source is None and _scalar(keys.get("source")) in declared:
+        return None  # the source's own problems are reported
     if source is None:
         where = _line(keys.get("source", node))
         known = ", ".join(sorted(sources)) or "none valid"
