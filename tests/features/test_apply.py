@@ -32,7 +32,8 @@ def test_applying_lists_the_changes_and_registers_a_version_per_view(alice, arti
         "+ feature view purchases",
     ]
     view = View.objects.get(name="user_activity")
-    assert view.version is not None and view.version.version == 1
+    assert view.version is not None
+    assert view.version.version == 1
     assert view.version.signature["view"]["name"] == "user_activity"
     assert view.version.asset.team.name == "red"
     assert versions("purchases") == [1]
@@ -42,7 +43,8 @@ def test_a_dry_run_writes_nothing(alice, artifact_root) -> None:
     response = apply(alice, project(), dry_run=True)
 
     assert "+ feature view purchases" in response.json()["changes"]
-    assert not Source.objects.exists() and not View.objects.exists()
+    assert not Source.objects.exists()
+    assert not View.objects.exists()
     assert not Asset.objects.filter(kind=Kind.FEATURE_SET).exists()
 
 

@@ -89,7 +89,8 @@ def test_a_bad_row_refuses_the_whole_batch_naming_row_and_field(views, bob, arti
         "Row 2: field 'amount': 'lots' is not a valid float."
     )
     assert response.json()["row"] == 2
-    assert not Tile.objects.exists() and not SeenEvent.objects.exists()
+    assert not Tile.objects.exists()
+    assert not SeenEvent.objects.exists()
     assert log_files(artifact_root) == []
 
 

@@ -130,13 +130,14 @@ class Mean(Aggregation):
 
 
 class _Extreme(Aggregation):
-    pick: Callable[[Any, Any], Any]
+    @abc.abstractmethod
+    def pick(self, left: Value, right: Value) -> Value: ...
 
     def empty(self) -> None:
         return None
 
     def add(self, state: Value, value: Value, time_us: int) -> Value:
-        return value if state is None else type(self).pick(state, value)
+        return value if state is None else self.pick(state, value)
 
     def merge(self, left: Value, right: Value) -> Value:
         return right if left is None else self.add(left, right, 0)
@@ -147,12 +148,16 @@ class _Extreme(Aggregation):
 
 class Min(_Extreme):
     name = "min"
-    pick = min
+
+    def pick(self, left: Value, right: Value) -> Value:
+        return min(left, right)
 
 
 class Max(_Extreme):
     name = "max"
-    pick = max
+
+    def pick(self, left: Value, right: Value) -> Value:
+        return max(left, right)
 
 
 class Last(Aggregation):
@@ -163,7 +168,7 @@ class Last(Aggregation):
     def empty(self) -> None:
         return None
 
-    def add(self, state: list[Any] | None, value: Value, time_us: int) -> list[Any]:
+    def add(self, state: list[Any] | None, value: Value, time_us: int) -> list[Any] | None:
         return self.merge(state, [time_us, value])
 
     def merge(self, left: list[Any] | None, right: list[Any] | None) -> list[Any] | None:

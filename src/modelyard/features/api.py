@@ -45,11 +45,13 @@ class OnlineOut(Schema):
     "/{team}/sources/{name}/events",
     response=IngestOut,
     operation_id="push_feature_events",
+    description="A JSON list of event objects, or NDJSON (one object a line) sent with "
+    "`Content-Type: application/x-ndjson`. All or nothing: a bad or too-late row refuses the "
+    "batch (422, naming the row and field); events whose `event_id` was seen are skipped.",
     openapi_extra={
         "requestBody": {
             "content": {
                 "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                "application/x-ndjson": {"schema": {"type": "string"}},
             },
             "required": True,
         }
@@ -65,7 +67,8 @@ def push_events(request: HttpRequest, team: str, name: str) -> dict[str, Any]:
 def _rows(request: HttpRequest) -> Any:
     """A JSON list, or NDJSON (one object a line) when the content type says so."""
     text = request.body.decode("utf-8", errors="replace")
-    if "ndjson" not in request.content_type and "jsonlines" not in request.content_type:
+    content_type = request.content_type or ""
+    if "ndjson" not in content_type and "jsonlines" not in content_type:
         return _json(text, "")
     lines = text.splitlines()
     return [_json(line, f"line {n}: ") for n, line in enumerate(lines, 1) if line.strip()]
