@@ -88,3 +88,22 @@ def test_another_team_member_cannot_apply(carol, artifact_root) -> None:
 
     assert response.status_code == 403
     assert not Source.objects.exists()
+
+
+def test_a_project_may_declare_only_features(alice, artifact_root) -> None:
+    text = "project: shop\nteam: red\n" + FEATURES
+
+    response = apply(alice, text)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["changes"][0] == "+ project red/shop"
+    assert View.objects.filter(active=True).count() == 2
+
+
+def test_without_features_a_project_still_needs_a_program_and_commands(alice) -> None:
+    response = apply(alice, "project: shop\nteam: red\n")
+
+    assert response.status_code == 400
+    problems = response.json()["problems"]
+    assert any("`program:` is missing" in p for p in problems)
+    assert any("`commands:` is missing" in p for p in problems)
