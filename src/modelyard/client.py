@@ -300,6 +300,13 @@ class Client:
         path = f"/features/{_segment(team)}/sources/{_segment(name)}/events"
         return self._object("POST", path, json=events)
 
+    def online_entity(self, view: str, keys: dict[str, str]) -> Json:
+        """Online feature values of a view (TEAM/VIEW) for one entity, keys as text (the
+        server reads them as the key columns' types)."""
+        team, _, name = _pair(view, "TEAM/VIEW")
+        path = f"/features/{_segment(team)}/{_segment(name)}/online"
+        return self._object("GET", path, params=keys)
+
     def online_features(self, view: str, entities: list[Json]) -> Json:
         """Online feature values of a view (TEAM/VIEW) for entities given by their keys."""
         team, _, name = _pair(view, "TEAM/VIEW")

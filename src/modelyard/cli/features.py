@@ -75,14 +75,14 @@ def _plain_row(row: dict[str, Any]) -> Json:
 @json_option
 def online(view: str, keys: tuple[str, ...], as_json: bool) -> None:
     """A view's online features for one entity, e.g. `user_id=42`."""
-    entity: dict[str, Any] = {}
+    entity: dict[str, str] = {}
     for pair in keys:
         name, equals, value = pair.partition("=")
         if not equals:
             raise click.ClickException(f"{pair!r} is not KEY=VALUE.")
-        entity[name] = int(value) if value.lstrip("-").isdigit() else value
+        entity[name] = value
     with Client() as client:
-        result = client.online_features(view, [entity])
+        result = client.online_entity(view, entity)
     if as_json:
         _print_json(result)
         return

@@ -165,7 +165,10 @@ def ingest(actor: registry.Actor, source: Source, rows: Any) -> Ingested:
     written: list[str] = []
     try:
         with transaction.atomic():
-            views = list(View.objects.select_for_update().filter(source=source, active=True))
+            # One batch of a source at a time: its event ids and its views' tiles are
+            # read, merged and written back.
+            Source.objects.select_for_update().filter(pk=source.pk).first()
+            views = list(View.objects.filter(source=source, active=True))
             fresh = _new_events(source, checked)
             written = offline.append(source, fresh)
             for view in views:
