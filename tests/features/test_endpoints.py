@@ -209,3 +209,16 @@ def test_events_after_a_view_changes_and_before_it_rebuild_its_tiles(
 
     assert online["version"] == 2
     assert online["results"][0]["features"] == {"purchases_90m": 2, "purchase_spend": 7.0}
+
+
+def test_a_source_with_events_keeps_its_schema(views, applied, alice, bob, artifact_root) -> None:
+    from tests.features.conftest import FEATURES, project
+
+    changed = project(FEATURES.replace("page: string, ts", "page: string, device: string, ts"))
+    assert alice.post("/projects/apply", {"source": changed, "dry_run": True}).status_code == 200
+    bob.post(EVENTS, [click("a")])
+
+    response = alice.post("/projects/apply", {"source": changed})
+
+    assert response.status_code == 400
+    assert "already has events" in response.json()["message"]

@@ -6,6 +6,7 @@ event log and its feature set versions stay readable.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import models
@@ -105,7 +106,9 @@ class Tile(models.Model):
     entity_key = models.CharField(max_length=512, help_text="The key values, as a JSON list.")
     size = models.IntegerField()
     start = models.BigIntegerField(help_text="Seconds since the epoch, a multiple of size.")
-    states = models.JSONField(help_text="Each aggregate feature's partial state.")
+    # JSON text, not a JSON column: PostgreSQL's jsonb would give 1e+15 back as the integer
+    # 1000000000000000, and the states must come back exactly as they were written.
+    states = models.TextField(help_text="Each aggregate feature's partial state, as JSON.")
 
     class Meta:
         constraints = [
@@ -116,6 +119,11 @@ class Tile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.view_id} {self.entity_key} {self.size}s@{self.start}"
+
+    @property
+    def partials(self) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.states)
+        return found
 
 
 class SeenEvent(models.Model):

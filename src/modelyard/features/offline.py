@@ -80,6 +80,16 @@ def _parquet(schema: dict[str, str], rows: list[dict[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
+def has_events(source: Source) -> bool:
+    prefix = log_prefix(source)
+    try:
+        return any(
+            entry.uri.endswith(".parquet") for entry in storage.get_store(prefix).list(prefix)
+        )
+    except storage.ObjectNotFound:
+        return False
+
+
 def read_log(source: Source) -> list[dict[str, Any]]:
     """Every event of the source, timestamps as microseconds since the epoch."""
     prefix = log_prefix(source)

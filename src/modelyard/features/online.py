@@ -85,9 +85,15 @@ def store_tiles(view: View, updates: dict[Slot, dict[str, State]]) -> None:
     for slot, states in updates.items():
         tile = existing.get(slot)
         if tile is not None:
-            states = merge_states(definition, tile.states, states)
+            states = merge_states(definition, tile.partials, states)
         tiles.append(
-            Tile(view=view, entity_key=slot[0], size=slot[1], start=slot[2], states=states)
+            Tile(
+                view=view,
+                entity_key=slot[0],
+                size=slot[1],
+                start=slot[2],
+                states=json.dumps(states, separators=(",", ":")),
+            )
         )
     # One upsert for new and changed tiles alike (an UPDATE per row, or Django's CASE-based
     # bulk_update, was most of the ingestion time).
@@ -134,7 +140,7 @@ def read(view: View, entities: list[list[Any]], at_us: int | None = None) -> lis
         for tiles in windows.values()
         for size, start in tiles
     }
-    stored = {(t.entity_key, t.size, t.start): t.states for t in _tiles(view, set(keys), slots)}
+    stored = {(t.entity_key, t.size, t.start): t.partials for t in _tiles(view, set(keys), slots)}
     return [
         finish_features(definition, _fold_tiles(definition, key, covers[key], stored))
         for key in keys

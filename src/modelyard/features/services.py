@@ -27,10 +27,11 @@ from modelyard.registry.models import Asset, Kind
 def plan(team: Team, project: str, spec: FeaturesSpec) -> list[str]:
     """The changes applying `spec` makes, as diff lines; Conflict if another project owns
     one of its names."""
-    sources = {s.name: s for s in Source.objects.filter(team=team)}
-    views = {v.name: v for v in View.objects.filter(team=team)}
+    sources = {s.name: s for s in Source.objects.select_related("team").filter(team=team)}
+    views = {v.name: v for v in View.objects.select_related("team").filter(team=team)}
     _check_owner(project, spec.sources, sources, "source")
     _check_owner(project, spec.views, views, "view")
+    _check_log_columns(spec, sources)
     lines = _diff("source", {n: asdict(s) for n, s in spec.sources.items()}, sources, project)
     new_views = {name: spec.view_definition(view) for name, view in spec.views.items()}
     return lines + _diff("view", new_views, views, project)
@@ -43,6 +44,22 @@ def _check_owner(project: str, names: dict[str, Any], rows: dict[str, Any], what
             raise Conflict(
                 f"Feature {what} {name!r} of team {row.team.name} is declared by project "
                 f"{row.project!r}; rename it here or remove it there first."
+            )
+
+
+def _check_log_columns(spec: FeaturesSpec, sources: dict[str, Source]) -> None:
+    """The raw event log keeps the columns it was written with: once a source has events,
+    its schema and event-time column stay (schema changes are not built yet)."""
+    for name, source_spec in spec.sources.items():
+        row = sources.get(name)
+        if row is None:
+            continue
+        same = row.schema == source_spec.schema and row.time_column == source_spec.event_time
+        if not same and offline.has_events(row):
+            raise InvalidInput(
+                f"Feature source {name!r} already has events, so its schema and event_time "
+                "cannot change (its raw event log keeps the columns it was written with). "
+                "Declare a new source with the new schema, and point the views at it."
             )
 
 
