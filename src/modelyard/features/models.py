@@ -106,8 +106,9 @@ class Tile(models.Model):
     entity_key = models.CharField(max_length=512, help_text="The key values, as a JSON list.")
     size = models.IntegerField()
     start = models.BigIntegerField(help_text="Seconds since the epoch, a multiple of size.")
-    # JSON text, not a JSON column: PostgreSQL's jsonb would give 1e+15 back as the integer
-    # 1000000000000000, and the states must come back exactly as they were written.
+    # JSON text, not a JSON column: the states must come back exactly as written, whatever
+    # a database's JSON type does with numbers (jsonb keeps them as `numeric`, and prints
+    # 1e+15 as 1000000000000000).
     states = models.TextField(help_text="Each aggregate feature's partial state, as JSON.")
 
     class Meta:
