@@ -179,6 +179,7 @@ def test_many_entities_at_once_and_a_filtered_view(views, bob, carol, artifact_r
     [
         ("/features/red/user_activity/online", {}, 422, "Entity key 'user_id' is missing"),
         ("/features/red/user_activity/online", {"user_id": "x"}, 422, "'x' is not a valid int"),
+        ("/features/red/user_activity/online", {"user_id": "--5"}, 422, "is not a valid int"),
         ("/features/red/nothing/online", {"user_id": 1}, 404, "No feature view red/nothing"),
     ],
 )
@@ -222,3 +223,14 @@ def test_a_source_with_events_keeps_its_schema(views, applied, alice, bob, artif
 
     assert response.status_code == 400
     assert "already has events" in response.json()["message"]
+
+
+def test_an_overlong_entity_key_is_refused(applied, bob, artifact_root) -> None:
+    from tests.features.conftest import FEATURES, project
+
+    applied(project(FEATURES.replace("user_id: int, amount", "user_id: string, amount")))
+
+    response = bob.post(EVENTS, [{**click("a"), "user_id": "u" * 101}])
+
+    assert response.status_code == 422
+    assert "Row 0: field 'user_id' is an entity key longer than 100" in response.json()["message"]

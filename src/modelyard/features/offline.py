@@ -15,7 +15,6 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -35,7 +34,7 @@ from modelyard.features.aggregations import (
 )
 from modelyard.features.models import Source, View
 from modelyard.features.online import entity_key, row_key
-from modelyard.features.validation import RowError, check_row, from_micros, to_micros
+from modelyard.features.validation import RowError, from_micros, parse_timestamp
 from modelyard.lib.errors import InvalidInput
 
 ARROW_TYPES = {
@@ -207,9 +206,7 @@ def training_table(entities: pa.Table, time_column: str, selections: list[Select
 
 def _row_time(value: Any, index: int, column: str) -> int:
     try:
-        if isinstance(value, datetime):
-            return to_micros(value if value.tzinfo else value.replace(tzinfo=UTC))
-        return check_row({column: value}, {column: "timestamp"})[column]  # type: ignore[no-any-return]
+        return parse_timestamp(value, column)
     except RowError as error:
         raise InvalidInput(f"Entity row {index}: {error}") from None
 

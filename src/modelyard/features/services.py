@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -177,7 +178,7 @@ def get_source(team_name: str, name: str) -> Source:
 def ingest(actor: registry.Actor, source: Source, rows: Any) -> Ingested:
     """Check every row, then in one transaction: drop re-sent events, add the rest to the
     tiles of the source's views and to its raw event log. All or nothing."""
-    checked = check_rows(rows, source.schema)
+    checked = check_rows(rows, source.schema, source.keys)
     _check_lateness(source, checked)
     written: list[str] = []
     try:
@@ -271,7 +272,7 @@ def _key_value(column: str, kind: str, value: Any, from_text: bool) -> Any:
     if kind == "string" and isinstance(value, str):
         return value
     if kind == "int":
-        if from_text and isinstance(value, str) and value.lstrip("-").isdigit():
+        if from_text and isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value):
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value

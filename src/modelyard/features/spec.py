@@ -47,6 +47,7 @@ SOURCE_KEYS = {"entity", "event_time", "lateness", "schema"}
 VIEW_KEYS = {"source", "filter", "features", "description"}
 FEATURE_KEYS = {"agg", "column", "window", "ratio"}
 DEFAULT_LATENESS = 3600
+MAX_KEYS = 4
 
 
 @dataclass(frozen=True)
@@ -174,9 +175,9 @@ def _entities(node: Node | None, problems: list[str]) -> dict[str, list[str]]:
     for name, value in _named(_mapping(node, "entities", problems), "entity", problems).items():
         items = value.value if isinstance(value, SequenceNode) else [value]
         columns = [_scalar(item) for item in items]
-        if not columns or not all(COLUMN.match(column) for column in columns):
+        if not 0 < len(columns) <= MAX_KEYS or not all(COLUMN.match(c) for c in columns):
             problems.append(
-                f"{_line(value)}: entity {name!r} must list its key columns, e.g. "
+                f"{_line(value)}: entity {name!r} must list 1 to {MAX_KEYS} key columns, e.g. "
                 "`user: [user_id]` or `user_books: [user_id, category]`."
             )
             continue

@@ -8,6 +8,7 @@ since the epoch. The first bad row refuses the batch, naming the row and the fie
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from modelyard.features.aggregations import MICROS
 from modelyard.lib.errors import Unprocessable
 
 MAX_STRING = 1000
+MAX_KEY = 100  # characters of a string entity key
 INT64 = 2**63 - 1
 
 
@@ -22,13 +24,13 @@ class RowError(ValueError):
     pass
 
 
-def check_rows(rows: Any, schema: dict[str, str]) -> list[dict[str, Any]]:
+def check_rows(rows: Any, schema: dict[str, str], keys: list[str]) -> list[dict[str, Any]]:
     if not isinstance(rows, list):
         raise Unprocessable("Send a JSON list of event objects, or NDJSON (one object a line).")
     checked = []
     for index, row in enumerate(rows):
         try:
-            checked.append(check_row(row, schema))
+            checked.append(check_row(row, schema, keys))
         except RowError as error:
             raise Unprocessable(
                 f"Row {index}: {error} Nothing in this batch was ingested; fix the row and "
@@ -38,13 +40,17 @@ def check_rows(rows: Any, schema: dict[str, str]) -> list[dict[str, Any]]:
     return checked
 
 
-def check_row(row: Any, schema: dict[str, str]) -> dict[str, Any]:
+def check_row(row: Any, schema: dict[str, str], keys: Sequence[str] = ()) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise RowError("is not a JSON object.")
     unknown = sorted(set(row) - set(schema))
     if unknown:
         raise RowError(f"field {unknown[0]!r} is not in the source's schema ({', '.join(schema)}).")
-    return {column: _value(row, column, kind) for column, kind in schema.items()}
+    checked = {column: _value(row, column, kind) for column, kind in schema.items()}
+    for key in keys:
+        if isinstance(checked[key], str) and len(checked[key]) > MAX_KEY:
+            raise RowError(f"field {key!r} is an entity key longer than {MAX_KEY} characters.")
+    return checked
 
 
 def _value(row: dict[str, Any], column: str, kind: str) -> Any:
@@ -95,6 +101,14 @@ def _timestamp(value: Any) -> int:
     if moment.utcoffset() is None:
         moment = moment.replace(tzinfo=UTC)
     return to_micros(moment)
+
+
+def parse_timestamp(value: Any, column: str) -> int:
+    """A time (ISO 8601 text, seconds since the epoch, or a datetime; UTC when it has no
+    offset) as microseconds since the epoch; RowError naming `column` if it is not one."""
+    if isinstance(value, datetime):
+        return to_micros(value if value.utcoffset() is not None else value.replace(tzinfo=UTC))
+    return int(_value({column: value}, column, "timestamp"))
 
 
 def to_micros(moment: datetime) -> int:
