@@ -234,3 +234,19 @@ def test_an_overlong_entity_key_is_refused(applied, bob, artifact_root) -> None:
 
     assert response.status_code == 422
     assert "Row 0: field 'user_id' is an entity key longer than 100" in response.json()["message"]
+
+
+def test_a_view_put_back_counts_the_events_sent_while_it_was_removed(
+    views, applied, bob, mallory, artifact_root
+) -> None:
+    from tests.features.conftest import FEATURES, project
+
+    bob.post(EVENTS, [click("a", page="checkout")])
+    applied(project(FEATURES[: FEATURES.index("    purchases:")]))
+    bob.post(EVENTS, [click("b", page="checkout")])
+    applied(project())
+
+    online = mallory.get("/features/red/purchases/online", user_id=42).json()
+
+    assert online["version"] == 1
+    assert online["results"][0]["features"]["purchases_90m"] == 2

@@ -108,9 +108,11 @@ def _apply_view(
     source = Source.objects.get(team=team, name=view_spec.source)
     view = View.objects.filter(team=team, name=view_spec.name).first()
     if view is not None and view.definition == definition and view.source_id == source.pk:
-        if not view.active or view.project != project:
+        if not view.active:
+            # Back in the file, unchanged: same version, but events came while it was off.
             view.active, view.project = True, project
             view.save(update_fields=["active", "project", "applied_at"])
+            rebuild_tiles(view)
         return
     view = view or View(team=team, name=view_spec.name)
     view.project, view.source, view.definition, view.active = project, source, definition, True
