@@ -69,3 +69,21 @@ def test_every_problem_is_reported_at_once() -> None:
 )
 def test_durations(text: str, seconds: int | None) -> None:
     assert parse_duration(text) == seconds
+
+
+def test_the_readme_example_is_valid() -> None:
+    from pathlib import Path
+
+    from modelyard.jobs.spec import parse as parse_project
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Feature store") :]
+    example = section[
+        section.index("```yaml\n") + 8 : section.index("```\n", section.index("```yaml"))
+    ]
+
+    spec, problems = parse(example)
+
+    assert problems == []
+    assert parse_project(example).team == "red"
+    assert set(spec.views) == {"user_activity", "purchases"}
