@@ -141,7 +141,11 @@ def _register_version(
 
 
 def rebuild_tiles(view: View) -> None:
-    """The view's tiles from the whole raw event log (a new or changed definition)."""
+    """The view's tiles from the whole raw event log (a new or changed definition).
+
+    Under the source's lock, as ingestion is: a batch being ingested is either all in the
+    log and tiles already, or waits and is applied to the rebuilt tiles."""
+    _lock(view.source)
     view.tiles.all().delete()
     rows = offline.read_log(view.source)
     online.store_tiles(view, online.tile_updates(view.aggregation_definition(), rows))
@@ -185,9 +189,7 @@ def ingest(actor: registry.Actor, source: Source, rows: Any) -> Ingested:
     written: list[str] = []
     try:
         with transaction.atomic():
-            # One batch of a source at a time: its event ids and its views' tiles are
-            # read, merged and written back.
-            Source.objects.select_for_update().filter(pk=source.pk).first()
+            _lock(source)
             views = list(View.objects.filter(source=source, active=True))
             fresh = _new_events(source, checked)
             written = offline.append(source, fresh)
@@ -204,6 +206,12 @@ def ingest(actor: registry.Actor, source: Source, rows: Any) -> Ingested:
         offline.discard(written)
         raise
     return Ingested(len(fresh), len(checked) - len(fresh), written)
+
+
+def _lock(source: Source) -> None:
+    """One batch of a source at a time: its event ids and its views' tiles are read, merged
+    and written back. Held until the caller's transaction ends."""
+    Source.objects.select_for_update().filter(pk=source.pk).first()
 
 
 def _check_lateness(source: Source, rows: list[dict[str, Any]]) -> None:
