@@ -291,6 +291,28 @@ class Client:
         """Apply a modelyard.yaml text; ApiError(400) carries `problems` with line numbers."""
         return self._object("POST", "/projects/apply", json={"source": source, "dry_run": dry_run})
 
+    # --- features --------------------------------------------------------------------------
+
+    def push_events(self, source: str, events: list[Json]) -> Json:
+        """Send raw events to a feature source (TEAM/SOURCE), all or nothing; returns the
+        counts accepted and skipped as duplicates."""
+        team, _, name = _pair(source, "TEAM/SOURCE")
+        path = f"/features/{_segment(team)}/sources/{_segment(name)}/events"
+        return self._object("POST", path, json=events)
+
+    def online_entity(self, view: str, keys: dict[str, str]) -> Json:
+        """Online feature values of a view (TEAM/VIEW) for one entity, keys as text (the
+        server reads them as the key columns' types)."""
+        team, _, name = _pair(view, "TEAM/VIEW")
+        path = f"/features/{_segment(team)}/{_segment(name)}/online"
+        return self._object("GET", path, params=keys)
+
+    def online_features(self, view: str, entities: list[Json]) -> Json:
+        """Online feature values of a view (TEAM/VIEW) for entities given by their keys."""
+        team, _, name = _pair(view, "TEAM/VIEW")
+        path = f"/features/{_segment(team)}/{_segment(name)}/online"
+        return self._object("POST", path, json={"entities": entities})
+
     def start_run(self, project: str, command: str) -> Json:
         team, _, name = project.partition("/")
         path = f"/projects/{_segment(team)}/{_segment(name)}/commands/{_segment(command)}/runs"
@@ -493,6 +515,13 @@ def _asset_ref(text: str) -> Ref:
 
 def _asset_path(kind: str, ref: Ref) -> str:
     return f"/{_plural(kind)}/{ref.team}/{ref.name}"
+
+
+def _pair(ref: str, shape: str) -> tuple[str, str, str]:
+    team, slash, name = ref.partition("/")
+    if not (team and slash and name) or "/" in name:
+        raise ClientError(f"{ref!r} is not {shape}.")
+    return team, slash, name
 
 
 def _segment(text: str) -> str:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "modelyard.deployment",
     "modelyard.serving",
     "modelyard.jobs",
+    "modelyard.features",
 ]
 
 MIDDLEWARE = [

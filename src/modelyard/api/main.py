@@ -20,6 +20,7 @@ from modelyard.api.parser import StrictParser
 from modelyard.audit.api import router as audit_router
 from modelyard.audit.services import record_denied
 from modelyard.deployment.api import router as deployment_router
+from modelyard.features.api import router as features_router
 from modelyard.jobs.api import router as jobs_router
 from modelyard.lib.errors import Forbidden, ModelyardError, from_storage
 from modelyard.lifecycle.api import router as lifecycle_router
@@ -83,6 +84,7 @@ api.add_router("/stores", stores_router)
 api.add_router("/lifecycle", lifecycle_router)
 api.add_router("/models", deployment_router)
 api.add_router("", jobs_router)
+api.add_router("/features", features_router)
 for _kind, _plural in PLURAL.items():
     api.add_router(f"/{_plural}", build_kind_router(_kind))
 

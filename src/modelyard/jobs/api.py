@@ -92,7 +92,7 @@ class EventIn(Schema):
 
 @router.post("/projects/apply", response=ApplyOut, operation_id="apply_project")
 def apply_project(request: HttpRequest, body: ApplyIn) -> dict[str, Any]:
-    _, team, _, _ = projects.plan(body.source)
+    team = projects.plan(body.source).team
     require_member(request.user, team, f"apply projects of team {team.name}")
     applied = projects.apply(request.user, body.source, dry_run=body.dry_run)
     return {"project": applied.project, "changes": applied.changes, "dry_run": applied.dry_run}

@@ -1,5 +1,9 @@
 """Applying a modelyard.yaml: the diff against what is applied, then the rows and schedules.
 
+The `features:` section is the feature store's (features/spec.py, features/services.py):
+its problems are reported with the rest, its changes listed and written in the same
+transaction.
+
 Commands removed from the file are deactivated, not deleted, so their runs stay readable,
 and no longer fire. A command whose schedule (or the project's time zone) changed is due
 from its next instant on (jobs/firing.py); beat itself holds no per-command entry.
@@ -15,6 +19,8 @@ from django.db import transaction
 
 from modelyard.accounts.models import Team
 from modelyard.audit.services import record
+from modelyard.features import services as features
+from modelyard.features import spec as features_spec
 from modelyard.jobs.events import index_listeners
 from modelyard.jobs.firing import arm
 from modelyard.jobs.models import Command, Project
@@ -30,18 +36,37 @@ class Applied:
     dry_run: bool
 
 
-def plan(text: str) -> tuple[ProjectSpec, Team, Project | None, list[str]]:
-    try:
-        spec = parse(text)
-    except SpecError as error:
-        raise InvalidInput(
-            "modelyard.yaml is not valid:\n" + "\n".join(error.problems), problems=error.problems
-        ) from None
+@dataclass(frozen=True)
+class Plan:
+    spec: ProjectSpec
+    features: features_spec.FeaturesSpec
+    team: Team
+    project: Project | None
+    changes: list[str]
+
+
+def plan(text: str) -> Plan:
+    spec, feature_spec = _parse(text)
     team = Team.objects.filter(name=spec.team).first()
     if team is None:
         raise NotFound(f"No team {spec.team!r}; create it or fix `team:` in modelyard.yaml.")
     project = Project.objects.filter(team=team, name=spec.project).first()
-    return spec, team, project, diff(project.spec if project else None, spec.as_json())
+    changes = diff(project.spec if project else None, spec.as_json())
+    changes += features.plan(team, spec.project, feature_spec)
+    return Plan(spec, feature_spec, team, project, changes)
+
+
+def _parse(text: str) -> tuple[ProjectSpec, features_spec.FeaturesSpec]:
+    feature_spec, problems = features_spec.parse(text)
+    try:
+        spec = parse(text)
+    except SpecError as error:
+        problems = error.problems + problems
+    if problems:
+        raise InvalidInput(
+            "modelyard.yaml is not valid:\n" + "\n".join(problems), problems=problems
+        ) from None
+    return spec, feature_spec
 
 
 def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
@@ -76,21 +101,15 @@ def _short(value: Any) -> str:
 
 
 def apply(actor: Actor, text: str, *, dry_run: bool = False) -> Applied:
-    spec, team, project, changes = plan(text)
-    if not dry_run and changes:
-        _write(actor, spec, team, project, text, changes)
-    return Applied(f"{team.name}/{spec.project}", changes, dry_run)
+    planned = plan(text)
+    if not dry_run and planned.changes:
+        _write(actor, planned, text)
+    return Applied(f"{planned.team.name}/{planned.spec.project}", planned.changes, dry_run)
 
 
 @transaction.atomic
-def _write(
-    actor: Actor,
-    spec: ProjectSpec,
-    team: Team,
-    project: Project | None,
-    text: str,
-    changes: list[str],
-) -> None:
+def _write(actor: Actor, planned: Plan, text: str) -> None:
+    spec, team, project, changes = planned.spec, planned.team, planned.project, planned.changes
     zone_changed = project is not None and project.timezone != spec.timezone
     project = project or Project(team=team, name=spec.project)
     project.program, project.timezone = spec.program, spec.timezone
@@ -101,6 +120,7 @@ def _write(
         _upsert_command(project, command_spec, zone_changed)
     removed = project.commands.exclude(name__in=list(spec.commands)).filter(active=True)
     removed.update(active=False, next_fire_at=None)
+    features.apply(actor, team, spec.project, planned.features)
     record(
         actor, "project.applied", team=team, details={"project": project.ref, "changes": changes}
     )

@@ -50,7 +50,16 @@ REGISTRY_EVENTS = {
     "model_version_created": {"model"},
     "model_promoted": {"model", "alias"},
 }
-PROJECT_KEYS = {"project", "team", "program", "timezone", "share_events_with", "commands"}
+# `features:` is the feature store's section (features/spec.py parses it).
+PROJECT_KEYS = {
+    "project",
+    "team",
+    "program",
+    "timezone",
+    "share_events_with",
+    "commands",
+    "features",
+}
 FROM = "from"  # in a trigger: the team whose events it hears (default: the project's)
 COMMAND_KEYS = {"entry", "run", "schedule", "timeout", "retries", "concurrency", "on", "args"}
 
@@ -141,7 +150,11 @@ def _project(root: Node | None, problems: list[str]) -> ProjectSpec | None:
         return None
     keys = _mapping(root, "the file", problems)
     _unknown(keys, PROJECT_KEYS, "the project", problems)
-    for required in ("project", "team", "program", "commands"):
+    # A project may declare only features (features/spec.py): then it runs no program.
+    needed = (
+        ("project", "team") if "features" in keys else ("project", "team", "program", "commands")
+    )
+    for required in needed:
         if required not in keys and keys:
             problems.append(f"{_line(root)}: `{required}:` is missing.")
     name = _text(keys.get("project"), "project", problems, NAME)

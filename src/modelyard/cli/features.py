@@ -1,0 +1,127 @@
+"""`modelyard features …`: push raw events and read online features (clients of the API),
+and build point-in-time training sets (in-process, like the operator commands: it reads the
+raw event log under the artifact root)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelyard.cli.catalog import _print_json, json_option
+from modelyard.client import Client, Json
+
+BATCH = 10_000
+
+
+@click.group()
+def features() -> None:
+    """The feature store: push events, read online features, build training sets."""
+
+
+@features.command("push")
+@click.argument("source", metavar="TEAM/SOURCE")
+@click.argument(
+    "path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--batch-size", default=BATCH, show_default=True, type=click.IntRange(1, 100_000))
+def push(source: str, path: Path, batch_size: int) -> None:
+    """Send the events in FILE (.json list, .ndjson/.jsonl, or .csv) to a feature source.
+
+    Each batch is all or nothing: a bad row refuses its batch, naming the row and field."""
+    events = read_events(path)
+    accepted = duplicates = 0
+    with Client() as client:
+        for first in range(0, len(events), batch_size):
+            try:
+                result = client.push_events(source, events[first : first + batch_size])
+            except Exception:
+                if first:
+                    click.echo(f"The first {first} events were sent; the rest were not.", err=True)
+                raise
+            accepted += result["accepted"]
+            duplicates += result["duplicates"]
+    click.echo(f"Sent {len(events)} events to {source}: {accepted} new, {duplicates} duplicates.")
+
+
+def read_events(path: Path) -> list[Json]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import pyarrow.csv
+
+        return [_plain_row(row) for row in pyarrow.csv.read_csv(path).to_pylist()]
+    text = path.read_text()
+    if suffix in (".ndjson", ".jsonl"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if suffix != ".json":
+        raise click.ClickException(f"{path}: give a .json, .ndjson, .jsonl or .csv file.")
+    events = json.loads(text)
+    if not isinstance(events, list):
+        raise click.ClickException(f"{path} must hold a JSON list of event objects.")
+    return events
+
+
+def _plain_row(row: dict[str, Any]) -> Json:
+    """A CSV row as JSON values: times as ISO 8601 strings."""
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in row.items()}
+
+
+@features.command("online")
+@click.argument("view", metavar="TEAM/VIEW")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY=VALUE...")
+@json_option
+def online(view: str, keys: tuple[str, ...], as_json: bool) -> None:
+    """A view's online features for one entity, e.g. `user_id=42`."""
+    entity: dict[str, str] = {}
+    for pair in keys:
+        name, equals, value = pair.partition("=")
+        if not equals:
+            raise click.ClickException(f"{pair!r} is not KEY=VALUE.")
+        entity[name] = value
+    with Client() as client:
+        result = client.online_entity(view, entity)
+    if as_json:
+        _print_json(result)
+        return
+    for name, value in result["results"][0]["features"].items():
+        click.echo(f"{name}: {value}")
+    click.echo(f"(version {result['version']}, freshness {result['freshness_seconds']} s)")
+
+
+@features.command("training-set")
+@click.option(
+    "--entities",
+    "entities_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Parquet or CSV: the views' key columns, a time column, anything else (a label).",
+)
+@click.option("--features", "wanted", required=True, metavar="TEAM/VIEW[:FEATURE],…")
+@click.option("--output", required=True, metavar="URI", help="Where to write the Parquet file.")
+@click.option("--time-column", default="timestamp", show_default=True)
+def training_set(entities_path: Path, wanted: str, output: str, time_column: str) -> None:
+    """Each entity row with the features as they were at its time (never later)."""
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    from modelyard.cli.operate import django_setup
+
+    django_setup()
+    from modelyard import storage
+    from modelyard.features import offline, services
+
+    if entities_path.suffix.lower() == ".csv":
+        entities = pyarrow.csv.read_csv(entities_path)
+    else:
+        entities = pyarrow.parquet.read_table(entities_path)
+    uri = output if "://" in output else storage.path_to_uri(Path(output).resolve())
+    table = offline.training_table(entities, time_column, services.selections(wanted))
+    offline.write_parquet(table, uri)
+    click.echo(f"Wrote {table.num_rows} rows x {table.num_columns} columns to {uri}.")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(features)
