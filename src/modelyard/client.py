@@ -2,7 +2,7 @@
 
     from modelyard.client import Client
 
-    with Client() as client:  # MODELYARD_URL; MODELYARD_TOKEN or the token `modelyard up` saved
+    with Client() as client:  # MODELYARD_URL/MODELYARD_TOKEN, else `modelyard login`'s
         client.register_version("model", "red/churn", ["model.joblib"], metrics={"auc": 0.91})
         client.set_alias("model", "red/churn", "production", 1, reason="beats v0 on AUC")
         client.download("model", "red/churn@production", "serving/")
@@ -88,11 +88,11 @@ class Client:
     def __init__(
         self, url: str | None = None, token: str | None = None, timeout: float = 30.0
     ) -> None:
-        self.url = (url or config.env_str("MODELYARD_URL", DEFAULT_URL)).rstrip("/")
+        self.url = (url or configured_url()).rstrip("/")
         self.timeout = timeout
         self._http = httpx.Client(
             base_url=f"{self.url}/api/v1",
-            headers={"Authorization": f"Bearer {token or _configured_token()}"},
+            headers={"Authorization": f"Bearer {token or _configured_token(self.url)}"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             verify=_tls_context(),
         )
@@ -447,17 +447,19 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _configured_token() -> str:
-    token = config.env_str("MODELYARD_TOKEN", "")
+def configured_url() -> str:
+    """MODELYARD_URL, else the server of the last `modelyard login`, else a local `up`."""
+    return config.env_str("MODELYARD_URL", "") or config.login_url() or DEFAULT_URL
+
+
+def _configured_token(url: str) -> str:
+    token = config.env_str("MODELYARD_TOKEN", "") or config.login_token(url)
     if token:
         return token
-    saved = config.token_path()
-    if saved.is_file() and saved.read_text().strip():
-        return saved.read_text().strip()
     raise ClientError(
-        f"No API token: MODELYARD_TOKEN is not set and {saved} is missing or empty. Create one "
-        "with `modelyard token create USERNAME --save` (on the server's machine), or set "
-        "MODELYARD_TOKEN to a token you were given."
+        f"No API token for {url}: sign in with `modelyard login {url}` (a token comes from "
+        "your administrator, or `modelyard token create USERNAME` on the server's machine), "
+        "or set MODELYARD_TOKEN."
     )
 
 

@@ -29,7 +29,12 @@ def get_json(url: str, token: str) -> dict:
         return json.load(response)
 
 
-def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+READY_END = "Press Ctrl-C to stop."
+
+
+def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
+    tmp_path: Path, own_config_folder: Path
+) -> None:
     port, serve_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "DJANGO_"))}
     env["MODELYARD_HOME"] = str(tmp_path / "home")
@@ -51,14 +56,25 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     try:
-        token_file = tmp_path / "home" / "token"
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and "modelyard is up" not in _read(tmp_path / "up.log"):
+        while time.monotonic() < deadline and READY_END not in _read(tmp_path / "up.log"):
             assert process.poll() is None, _read(tmp_path / "up.log")
             time.sleep(0.5)
         output = _read(tmp_path / "up.log")
         assert f"modelyard is up at http://127.0.0.1:{port}" in output
-        token = token_file.read_text().strip()
+        # The ready block is the last thing shown: the processes' banners went to their logs.
+        assert output.rstrip().endswith(READY_END)
+        assert "celery@" not in output
+        logs = tmp_path / "home" / "logs"
+        assert f"logs:      {logs}/" in output
+        assert {"web.log", "tasks.log", "runs.log", "beat.log", "serve.log"} <= {
+            path.name for path in logs.iterdir()
+        }
+        password = (tmp_path / "home" / "admin_password").read_text().strip()
+        assert f"password {password} (saved to {tmp_path / 'home' / 'admin_password'})" in output
+        # Signed in from any folder: the token is saved for this server in the config folder.
+        logins = json.loads((own_config_folder / "modelyard" / "logins.json").read_text())
+        token = logins["tokens"][f"http://127.0.0.1:{port}"]
         assert token in output
         base = f"http://127.0.0.1:{port}/api/v1"
         model = get_json(f"{base}/models/demo/cancer-classifier", token)
