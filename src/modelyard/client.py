@@ -316,6 +316,17 @@ class Client:
             body["team"] = team
         return self._object("POST", "/events", json=body)
 
+    def delete_version(self, kind: str, ref: str, reason: str) -> Json:
+        """Schedule TEAM/NAME:VERSION for deletion (owners); its bytes go, its record stays."""
+        parsed = _parse(ref)
+        if parsed.version is None:
+            raise ClientError(
+                f"Name the version to delete: {parsed.team}/{parsed.name}:VERSION "
+                "(an alias or 'latest' may move while you type)."
+            )
+        path = f"{_asset_path(kind, parsed)}/versions/{parsed.version}"
+        return self._object("DELETE", path, params={"reason": reason})
+
     def files(self, kind: str, ref: str) -> list[Json]:
         """The files of a version: path, size_bytes and checksum of each."""
         return self._array("GET", f"{self._version_path(kind, ref)}/files")
