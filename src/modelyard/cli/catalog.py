@@ -21,6 +21,7 @@ import rich.progress
 from rich.console import Console
 from rich.table import Table
 
+from modelyard.cli.signatures import SIGNATURE_FROM_HELP, SIGNATURE_HELP, merged
 from modelyard.client import KINDS, Client, Json, Progress, Upstream
 from modelyard.lib.formats import binary_size, number
 
@@ -389,11 +390,12 @@ def _register_command(kind: str) -> click.Command:
         metavar="KIND:TEAM/NAME:V",
         help="Repeatable.",
     )
+    @click.option("--signature", callback=_signature, metavar="JSON|@FILE", help=SIGNATURE_HELP)
     @click.option(
-        "--signature",
-        callback=_signature,
-        metavar="JSON|@FILE",
-        help="Input/output schema as JSON, or @path to a JSON file.",
+        "--signature-from",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help=SIGNATURE_FROM_HELP,
     )
     @click.option(
         "--example",
@@ -422,6 +424,7 @@ def _register_command(kind: str) -> click.Command:
         (file://, s3://, ...) are registered where they are, without copying. The asset
         is created on first registration.
         """
+        metadata["signature"] = merged(kind, metadata["signature"], metadata.pop("signature_from"))
         lineage = [
             *metadata.pop("lineage_trained_on"),
             *metadata.pop("lineage_evaluated_on"),
