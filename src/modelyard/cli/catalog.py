@@ -189,6 +189,8 @@ def _table(*columns: str, title: str | None = None) -> Table:
     other columns wrap to make room."""
     table = Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
     table.columns[0].no_wrap = True
+    for column in table.columns[1:]:
+        column.overflow = "fold"  # wrapped, even inside a word, never cut with "…"
     return table
 
 
@@ -606,7 +608,6 @@ def _versions_command(kind: str) -> click.Command:
         deleting = any(version["delete_on"] for version in found)
         headers = ["VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED"]
         table = _table(*headers, *(["DELETES ON"] if deleting else []))
-        table.columns[3].overflow = "fold"  # metrics wrap, never cut
         for column in table.columns[4:]:  # sizes and days stay whole; metrics wrap instead
             column.no_wrap = True
         for version in found:
