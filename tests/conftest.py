@@ -29,6 +29,17 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def own_config_folder(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test signs the CLI in (`modelyard login`, `up`) to a config folder of its own,
+    never the real ~/.config of whoever runs the tests."""
+    folder = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    return folder
+
+
 class Api:
     """A Django test client that signs requests with a bearer token and speaks JSON."""
 

@@ -65,19 +65,46 @@ def test_a_secret_is_taken_exactly_as_set(monkeypatch: pytest.MonkeyPatch) -> No
     assert config.env_secret("MODELYARD_HIVE_PASSWORD") is None
 
 
-def test_the_saved_token_is_private_even_over_an_open_file(
+def test_a_login_is_private_even_over_an_open_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MODELYARD_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "token").write_text("old")
-    (tmp_path / "home" / "token").chmod(0o644)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "modelyard").mkdir()
+    (tmp_path / "modelyard" / "logins.json").write_text('{"default": null, "tokens": {}}')
+    (tmp_path / "modelyard" / "logins.json").chmod(0o644)
 
-    path = config.save_token("my_new")
+    path = config.save_login("http://a.example/", "my_a")
 
-    assert path == config.token_path() == tmp_path / "home" / "token"
-    assert path.read_text() == "my_new\n"
+    assert path == config.logins_path() == tmp_path / "modelyard" / "logins.json"
     assert path.stat().st_mode & 0o777 == 0o600
+    assert config.login_url() == "http://a.example"
+    assert config.login_token("http://a.example") == "my_a"
+
+
+def test_each_server_keeps_its_own_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    config.save_login("http://a.example", "my_a")
+    config.save_login("http://b.example", "my_b")
+
+    assert config.login_url() == "http://b.example"
+    assert config.login_token("http://a.example") == "my_a"
+    assert config.login_token("http://c.example") is None
+
+
+def test_the_config_folder_defaults_to_dot_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    assert config.user_config_dir() == Path.home() / ".config" / "modelyard"
+
+
+def test_a_damaged_logins_file_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    (tmp_path / "modelyard").mkdir()
+    (tmp_path / "modelyard" / "logins.json").write_text("not json")
+
+    with pytest.raises(config.ConfigError, match="delete it and sign in again"):
+        config.login_url()
 
 
 # --- every variable modelyard reads is in the README's configuration table -------------------

@@ -2,7 +2,7 @@
 
     from modelyard.client import Client
 
-    with Client() as client:  # MODELYARD_URL; MODELYARD_TOKEN or the token `modelyard up` saved
+    with Client() as client:  # MODELYARD_URL/MODELYARD_TOKEN, else `modelyard login`'s
         client.register_version("model", "red/churn", ["model.joblib"], metrics={"auc": 0.91})
         client.set_alias("model", "red/churn", "production", 1, reason="beats v0 on AUC")
         client.download("model", "red/churn@production", "serving/")
@@ -88,11 +88,11 @@ class Client:
     def __init__(
         self, url: str | None = None, token: str | None = None, timeout: float = 30.0
     ) -> None:
-        self.url = (url or config.env_str("MODELYARD_URL", DEFAULT_URL)).rstrip("/")
+        self.url = (url or configured_url()).rstrip("/")
         self.timeout = timeout
         self._http = httpx.Client(
             base_url=f"{self.url}/api/v1",
-            headers={"Authorization": f"Bearer {token or _configured_token()}"},
+            headers={"Authorization": f"Bearer {token or _configured_token(self.url)}"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             verify=_tls_context(),
         )
@@ -338,6 +338,17 @@ class Client:
             body["team"] = team
         return self._object("POST", "/events", json=body)
 
+    def delete_version(self, kind: str, ref: str, reason: str) -> Json:
+        """Schedule TEAM/NAME:VERSION for deletion (owners); its bytes go, its record stays."""
+        parsed = _parse(ref)
+        if parsed.version is None:
+            raise ClientError(
+                f"Name the version to delete: {parsed.team}/{parsed.name}:VERSION "
+                "(an alias or 'latest' may move while you type)."
+            )
+        path = f"{_asset_path(kind, parsed)}/versions/{parsed.version}"
+        return self._object("DELETE", path, params={"reason": reason})
+
     def files(self, kind: str, ref: str) -> list[Json]:
         """The files of a version: path, size_bytes and checksum of each."""
         return self._array("GET", f"{self._version_path(kind, ref)}/files")
@@ -469,17 +480,19 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _configured_token() -> str:
-    token = config.env_str("MODELYARD_TOKEN", "")
+def configured_url() -> str:
+    """MODELYARD_URL, else the server of the last `modelyard login`, else a local `up`."""
+    return config.env_str("MODELYARD_URL", "") or config.login_url() or DEFAULT_URL
+
+
+def _configured_token(url: str) -> str:
+    token = config.env_str("MODELYARD_TOKEN", "") or config.login_token(url)
     if token:
         return token
-    saved = config.token_path()
-    if saved.is_file() and saved.read_text().strip():
-        return saved.read_text().strip()
     raise ClientError(
-        f"No API token: MODELYARD_TOKEN is not set and {saved} is missing or empty. Create one "
-        "with `modelyard token create USERNAME --save` (on the server's machine), or set "
-        "MODELYARD_TOKEN to a token you were given."
+        f"No API token for {url}: sign in with `modelyard login {url}` (a token comes from "
+        "your administrator, or `modelyard token create USERNAME` on the server's machine), "
+        "or set MODELYARD_TOKEN."
     )
 
 

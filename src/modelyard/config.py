@@ -7,11 +7,13 @@ error message when a value does not parse.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ENVIRONMENTS = ("dev", "staging", "production")
 
@@ -113,20 +115,84 @@ def secret_key(home_dir: Path) -> str:
     return key_file.read_text().strip()
 
 
-def token_path() -> Path:
-    """Where the CLI keeps the API token that `token create --save` and `modelyard up` save."""
-    return home_path() / "token"
+def embedded_database() -> Path:
+    """The SQLite file used when MODELYARD_DATABASE_URL is unset."""
+    return home_path() / "modelyard.sqlite3"
 
 
-def save_token(raw: str) -> Path:
-    """Write the CLI's token under HOME, readable by this user only (it is a credential)."""
-    home()
-    path = token_path()
+def require_database() -> None:
+    """Refuse, before anything is created, to run an operator command on no database.
+
+    Setting Django up creates MODELYARD_HOME; run from the wrong folder, an operator command
+    would leave a stray `.modelyard/` there and then fail on an empty database.
+    """
+    if env_str("MODELYARD_DATABASE_URL", "") or embedded_database().exists():
+        return
+    raise ConfigError(
+        f"No modelyard database at {embedded_database()}: run this where `modelyard up` runs, "
+        "or set MODELYARD_HOME (or MODELYARD_DATABASE_URL) to the installation's; "
+        "`modelyard migrate` creates a new one."
+    )
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a credential readable by this user only, even over an existing open file."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
     with os.fdopen(fd, "w") as handle:
-        handle.write(raw + "\n")
+        handle.write(text)
     return path
+
+
+# --- the CLI's saved logins: the user's own config folder, found from any working folder ----
+
+
+def user_config_dir() -> Path:
+    """$XDG_CONFIG_HOME/modelyard, or ~/.config/modelyard."""
+    base = env_str("XDG_CONFIG_HOME", "")
+    return (Path(base).expanduser() if base else Path.home() / ".config") / "modelyard"
+
+
+def logins_path() -> Path:
+    return user_config_dir() / "logins.json"
+
+
+def _logins() -> dict[str, Any]:
+    path = logins_path()
+    if not path.is_file():
+        return {"default": None, "tokens": {}}
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not isinstance(data.get("tokens"), dict):
+            raise ValueError("not a logins file")
+    except ValueError:
+        raise ConfigError(
+            f"{path} is not a modelyard logins file; delete it and sign in again with "
+            "`modelyard login URL`."
+        ) from None
+    return data
+
+
+def login_url() -> str | None:
+    """The server of the last `modelyard login` (or `modelyard up`), if any."""
+    url = _logins().get("default")
+    return url if isinstance(url, str) else None
+
+
+def login_token(url: str) -> str | None:
+    """The token saved for that server: a token is never sent to a server it was not saved for."""
+    token = _logins()["tokens"].get(url.rstrip("/"))
+    return token if isinstance(token, str) and token else None
+
+
+def save_login(url: str, token: str) -> Path:
+    """Remember the token for URL and make URL the CLI's default server."""
+    data = _logins()
+    url = url.rstrip("/")
+    data["default"] = url
+    data["tokens"][url] = token
+    return write_private(logins_path(), json.dumps(data, indent=2) + "\n")
 
 
 def artifact_root(home_dir: Path) -> str:

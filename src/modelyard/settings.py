@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    # django-ninja as an app so the API docs page uses the Swagger UI files it ships (served
+    # by whitenoise) instead of a CDN: the page must work without internet.
+    "ninja",
     "modelyard.accounts",
     "modelyard.audit",
     "modelyard.registry",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import kombu.exceptions
 import pytest
 import redis
@@ -57,30 +58,30 @@ def test_non_member_cannot_add_versions(cli: Cli, tmp_path: Path) -> None:
     assert "not a member of team 'red'" in output
 
 
-def test_missing_token_says_how_to_get_one(cli: Cli) -> None:
+def test_missing_token_says_how_to_sign_in(cli: Cli) -> None:
     env = {**cli.env("alice"), "MODELYARD_TOKEN": None}
 
     result = invoke("models", "list", env=env)
 
     assert result.exit_code == 1
-    assert "modelyard token create USERNAME --save" in result.output
+    assert f"sign in with `modelyard login {cli.url}`" in result.output
     assert "MODELYARD_TOKEN" in result.output
 
 
-def test_saved_token_is_used(cli: Cli) -> None:
-    (cli.home / "token").write_text(cli.token("alice") + "\n")
-    env = {**cli.env("alice"), "MODELYARD_TOKEN": None}
-
-    result = invoke("teams", "list", "--json", env=env)
-
-    assert result.exit_code == 0, result.output
-
-
-def test_invalid_token(cli: Cli) -> None:
+def test_invalid_token_says_it_is_not_valid(cli: Cli) -> None:
+    """One was sent: "Not signed in" sent its user looking for a missing setting."""
     result = invoke("models", "list", env={**cli.env("alice"), "MODELYARD_TOKEN": "my_wrong"})
 
     assert result.exit_code == 1
-    assert "Not signed in" in result.output
+    assert "The API token sent is not valid" in result.output
+    assert "Not signed in" not in result.output
+
+
+def test_no_token_at_all_is_not_signed_in(cli: Cli) -> None:
+    with httpx.Client() as http:
+        body = http.get(f"{cli.url}/api/v1/models").json()
+
+    assert body["message"].startswith("Not signed in: send `Authorization: Bearer <token>`")
 
 
 def test_server_down_names_the_url(tmp_path: Path) -> None:
@@ -263,7 +264,12 @@ def test_every_in_process_command_says_one_line_when_the_database_is_down(
 
 
 def test_a_bad_setting_is_one_line_too(tmp_path: Path) -> None:
-    env = {**os.environ, "MODELYARD_HOME": str(tmp_path), "MODELYARD_DEBUG": "maybe"}
+    env = {
+        **os.environ,
+        "MODELYARD_HOME": str(tmp_path),
+        "MODELYARD_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        "MODELYARD_DEBUG": "maybe",
+    }
 
     done = subprocess.run(
         [sys.executable, "-m", "modelyard.cli.main", "lifecycle", "report"],

@@ -29,10 +29,15 @@ def get_json(url: str, token: str) -> dict:
         return json.load(response)
 
 
-def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+READY_END = "Press Ctrl-C to stop."
+
+
+def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
+    tmp_path: Path, own_config_folder: Path
+) -> None:
     port, serve_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "DJANGO_"))}
-    env["MODELYARD_HOME"] = str(tmp_path / "home")
+    env["MODELYARD_HOME"] = str(tmp_path / ".modelyard")
     log = (tmp_path / "up.log").open("w+")
     process = subprocess.Popen(
         [
@@ -51,14 +56,27 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     try:
-        token_file = tmp_path / "home" / "token"
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and "modelyard is up" not in _read(tmp_path / "up.log"):
+        while time.monotonic() < deadline and READY_END not in _read(tmp_path / "up.log"):
             assert process.poll() is None, _read(tmp_path / "up.log")
             time.sleep(0.5)
         output = _read(tmp_path / "up.log")
         assert f"modelyard is up at http://127.0.0.1:{port}" in output
-        token = token_file.read_text().strip()
+        # The ready block is the last thing shown: the processes' banners went to their logs.
+        assert output.rstrip().endswith(READY_END)
+        assert "celery@" not in output
+        logs = tmp_path / ".modelyard" / "logs"
+        assert f"logs:      {logs}/" in output
+        assert {"web.log", "tasks.log", "runs.log", "beat.log", "serve.log"} <= {
+            path.name for path in logs.iterdir()
+        }
+        password = (tmp_path / ".modelyard" / "admin_password").read_text().strip()
+        assert (
+            f"password {password} (saved to {tmp_path / '.modelyard' / 'admin_password'})" in output
+        )
+        # Signed in from any folder: the token is saved for this server in the config folder.
+        logins = json.loads((own_config_folder / "modelyard" / "logins.json").read_text())
+        token = logins["tokens"][f"http://127.0.0.1:{port}"]
         assert token in output
         base = f"http://127.0.0.1:{port}/api/v1"
         model = get_json(f"{base}/models/demo/cancer-classifier", token)
@@ -71,6 +89,12 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         }
         assert f"demo/cancer-classifier at http://127.0.0.1:{serve_port}" in output
         assert _predict(serve_port)["model_version"] == "3"
+        prediction, metadata = _readme_curls(tmp_path, serve_port)
+        assert {output["name"] for output in prediction["outputs"]} == {"label", "probability"}
+        assert [(o["name"], o["datatype"]) for o in metadata["outputs"]] == [
+            ("label", "INT64"),
+            ("probability", "FP64"),
+        ]
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=30)
@@ -89,6 +113,22 @@ def _predict(port: int) -> dict:
         except OSError:
             assert time.monotonic() < deadline, "the prediction server did not answer"
             time.sleep(0.5)
+
+
+def _readme_curls(folder: Path, serve_port: int) -> list[dict]:
+    """The README's curl commands, run as written from the folder `up` ran in (only the port
+    is this test's)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("curl -s localhost:8080")]
+    assert len(commands) == 2, commands
+    answers = []
+    for command in commands:
+        command = command.replace("localhost:8080", f"127.0.0.1:{serve_port}")
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=folder, capture_output=True, text=True, check=True
+        )
+        answers.append(json.loads(done.stdout))
+    return answers
 
 
 def _read(path: Path) -> str:

@@ -96,3 +96,17 @@ def test_dry_run_changes_nothing(stale, clock, mailoutbox) -> None:
     assert not result.applied
     assert [state(v) for v in stale] == [LifecycleState.ACTIVE] * 2
     assert Notice.objects.count() == 0
+
+
+def test_notices_count_and_list_derived_files(stale, clock, mailoutbox) -> None:
+    """An ONNX conversion is deleted with its version: the email says so, in binary units."""
+    from modelyard.registry.services import add_derived_artifact
+
+    add_derived_artifact("system:onnx", stale[0], "onnx/model.onnx", b"y" * 2048)
+
+    clock.step(31)
+
+    message = mailoutbox[0]
+    assert "2 unused versions (2.2 KiB)" in message.subject  # 100 + 100 + 2048 bytes
+    assert "files: model.bin (100 B), onnx/model.onnx (2.0 KiB)" in message.body
+    assert "onnx/model.onnx (2.0 KiB)" in message.alternatives[0][0]

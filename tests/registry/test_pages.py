@@ -310,7 +310,8 @@ def test_asset_page_queries_do_not_grow_with_versions_or_aliases(
         (0, "0 B"),
         (1023, "1023 B"),
         (1536, "1.5 KiB"),
-        (150 * 1024**2, "150 MiB"),
+        (150 * 1024**2, "150.0 MiB"),
+        (196_608, "192.0 KiB"),
         (5 * 1024**3, "5.0 GiB"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -96,6 +97,29 @@ def remove_membership(actor: Actor, team: Team, user: User) -> None:
     if not deleted:
         raise NotFound(f"'{user.get_username()}' is not a member of team '{team.name}'.")
     record(actor, "team.member_removed", team=team, details={"user": user.get_username()})
+
+
+@transaction.atomic
+def set_password(actor: Actor, user: User, password: str) -> None:
+    """Set the password a person signs in to the web UI with, checked by Django's validators."""
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise InvalidInput(f"Password not set: {' '.join(error.messages)}") from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    record(actor, "user.password_set", details={"user": user.get_username()})
+
+
+@transaction.atomic
+def deactivate_user(actor: Actor, user: User) -> None:
+    """Stop a person signing in; their tokens are refused too (tokens need an active user),
+    and their history stays, which deleting the user would lose."""
+    if not user.is_active:
+        raise Conflict(f"'{user.get_username()}' is already deactivated.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    record(actor, "user.deactivated", details={"user": user.get_username()})
 
 
 def _first_message(error: ValidationError) -> str:

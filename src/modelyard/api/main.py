@@ -146,15 +146,25 @@ def on_too_many_files(request: HttpRequest, error: TooManyFilesSent) -> HttpResp
     )
 
 
+# A caller who sent a token must hear that the token is the problem, not that none was sent.
+_SENT_BUT_REFUSED = (
+    "The API token sent is not valid: it is unknown, expired or revoked, or its user was "
+    "deactivated. Sign in again with `modelyard login URL` using a new token (from "
+    "`modelyard token create USERNAME` on the server's machine)."
+)
+_NOTHING_SENT = (
+    "Not signed in: send `Authorization: Bearer <token>`; sign the CLI in with "
+    "`modelyard login URL`, or create a token with `modelyard token create USERNAME`."
+)
+
+
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    header = challenge(request)
     response = error_response(
-        request,
-        401,
-        "Not signed in, or the token is unknown, expired or revoked: send "
-        "`Authorization: Bearer <token>`; create a token with `modelyard token create USERNAME`.",
+        request, 401, _SENT_BUT_REFUSED if "invalid_token" in header else _NOTHING_SENT
     )
-    response["WWW-Authenticate"] = challenge(request)
+    response["WWW-Authenticate"] = header
     return response
 
 

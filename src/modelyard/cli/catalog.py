@@ -19,10 +19,11 @@ from typing import Any
 import click
 import rich.progress
 from rich.console import Console
-from rich.filesize import decimal
 from rich.table import Table
 
+from modelyard.cli.signatures import SIGNATURE_FROM_HELP, SIGNATURE_HELP, merged
 from modelyard.client import KINDS, Client, Json, Progress, Upstream
+from modelyard.lib.formats import binary_size, number
 
 LABELS = {"model": "models", "dataset": "data sets", "featureset": "feature sets"}
 NOUNS = {"model": "Model", "dataset": "Data set", "featureset": "Feature set"}
@@ -30,6 +31,7 @@ NOUNS = {"model": "Model", "dataset": "Data set", "featureset": "Feature set"}
 STATES = ("active", "noticed", "final_notice", "deleting", "deleted")
 _AGO = re.compile(r"^(\d+)([hdw])$")
 _AGO_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+WIDE = 10_000  # columns for --wide: more than any row needs
 
 
 # --- option types ------------------------------------------------------------------------
@@ -150,6 +152,9 @@ def _json_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+wide_option = click.option(
+    "--wide", is_flag=True, help="One line per row, however wide (default: fit the terminal)."
+)
 
 
 # --- output ------------------------------------------------------------------------------
@@ -159,8 +164,9 @@ def _print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2))
 
 
-def _console() -> Console:
-    return Console(highlight=False)
+def _console(wide: bool = False) -> Console:
+    # Tables fit the terminal (80 columns when it is not one); --wide lets rows run long.
+    return Console(highlight=False, width=WIDE if wide else None)
 
 
 def _when(iso: str | None) -> str:
@@ -168,11 +174,24 @@ def _when(iso: str | None) -> str:
 
 
 def _pairs_text(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in values.items()) or "-"
+    return ", ".join(f"{key}={_value_text(value)}" for key, value in values.items()) or "-"
+
+
+def _value_text(value: Any) -> str:
+    """Numbers as `lib.formats` writes them (rows=569, not rows=569.0), the rest as is."""
+    if isinstance(value, float):
+        return number(value, grouped=False)
+    return str(value)
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
-    return Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
+    """A table whose first column (the names people copy) stays whole at 80 columns: the
+    other columns wrap to make room."""
+    table = Table(*columns, title=title, title_justify="left", box=None, header_style="bold")
+    table.columns[0].no_wrap = True
+    for column in table.columns[1:]:
+        column.overflow = "fold"  # wrapped, even inside a word, never cut with "…"
+    return table
 
 
 def _fields(rows: Sequence[tuple[str, Any]]) -> Table:
@@ -313,6 +332,7 @@ def kind_group(kind: str) -> click.Group:
         _show_command,
         _versions_command,
         _alias_command,
+        _delete_command,
     ):
         group.add_command(build(kind))
     return group
@@ -372,11 +392,12 @@ def _register_command(kind: str) -> click.Command:
         metavar="KIND:TEAM/NAME:V",
         help="Repeatable.",
     )
+    @click.option("--signature", callback=_signature, metavar="JSON|@FILE", help=SIGNATURE_HELP)
     @click.option(
-        "--signature",
-        callback=_signature,
-        metavar="JSON|@FILE",
-        help="Input/output schema as JSON, or @path to a JSON file.",
+        "--signature-from",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help=SIGNATURE_FROM_HELP,
     )
     @click.option(
         "--example",
@@ -405,6 +426,7 @@ def _register_command(kind: str) -> click.Command:
         (file://, s3://, ...) are registered where they are, without copying. The asset
         is created on first registration.
         """
+        metadata["signature"] = merged(kind, metadata["signature"], metadata.pop("signature_from"))
         lineage = [
             *metadata.pop("lineage_trained_on"),
             *metadata.pop("lineage_evaluated_on"),
@@ -417,7 +439,7 @@ def _register_command(kind: str) -> click.Command:
         if as_json:
             _print_json(version)
             return
-        size = decimal(version["size_bytes"])
+        size = binary_size(version["size_bytes"])
         click.echo(f"Registered {version['ref']}: {len(version['artifacts'])} artifact(s), {size}.")
 
     return register
@@ -429,7 +451,10 @@ def _list_command(kind: str) -> click.Command:
     @click.option("--name", help="Names containing this text.")
     @click.option("--tag", metavar="KEY[=VALUE]", help="Tagged with KEY (and VALUE).")
     @json_option
-    def list_assets(team: str | None, name: str | None, tag: str | None, as_json: bool) -> None:
+    @wide_option
+    def list_assets(
+        team: str | None, name: str | None, tag: str | None, as_json: bool, wide: bool
+    ) -> None:
         with Client() as client:
             assets = client.list_assets(kind, team=team, name=name, tag=tag)
         if as_json:
@@ -444,7 +469,7 @@ def _list_command(kind: str) -> click.Command:
                 _pairs_text(asset["tags"]),
                 asset["description"],
             )
-        _console().print(table)
+        _console(wide).print(table)
 
     return list_assets
 
@@ -501,7 +526,7 @@ def _print_version(version: Json) -> None:
                 ("Description", version["description"]),
                 ("Tags", _pairs_text(version["tags"])),
                 ("Params", _pairs_text(version["params"])),
-                ("Size", decimal(version["size_bytes"])),
+                ("Size", binary_size(version["size_bytes"])),
                 ("Created", _when(version["created_at"])),
                 ("Last used", _when(version["last_accessed_at"])),
                 ("Registered by", version["created_by"]),
@@ -533,7 +558,7 @@ def _deletion_fields(version: Json) -> list[tuple[str, Any]]:
 def _print_metrics(console: Console, metrics: Mapping[str, float]) -> None:
     table = _table("METRIC", "VALUE", title="Metrics")
     for name, value in sorted(metrics.items()):
-        table.add_row(name, f"{value:g}")
+        table.add_row(name, number(value, grouped=False))
     if metrics:
         console.print(table)
 
@@ -543,7 +568,9 @@ def _print_artifacts(console: Console, artifacts: Sequence[Json]) -> None:
     table.columns[-1].overflow = "fold"  # a cut URI is useless; people copy them
     for artifact in artifacts:
         stored = "uploaded" if artifact["uploaded"] else "referenced"
-        table.add_row(artifact["name"], decimal(artifact["size_bytes"]), stored, artifact["uri"])
+        table.add_row(
+            artifact["name"], binary_size(artifact["size_bytes"]), stored, artifact["uri"]
+        )
     console.print(table)
 
 
@@ -567,30 +594,34 @@ def _versions_command(kind: str) -> click.Command:
     )
     @click.option("--state", type=click.Choice(STATES), help="Lifecycle state.")
     @json_option
-    def versions(ref: str, stale_since: datetime | None, state: str | None, as_json: bool) -> None:
+    @wide_option
+    def versions(
+        ref: str, stale_since: datetime | None, state: str | None, as_json: bool, wide: bool
+    ) -> None:
         """List the versions of REF (TEAM/NAME), newest first."""
         with Client() as client:
             found = client.list_versions(kind, ref, stale_since=stale_since, state=state)
         if as_json:
             _print_json(found)
             return
-        table = _table(
-            "VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED", "DELETES ON"
-        )
+        # A deletion date only when one is planned: at 80 columns the metrics need the room.
+        deleting = any(version["delete_on"] for version in found)
+        headers = ["VERSION", "STATE", "FLAVOR", "METRICS", "SIZE", "CREATED", "LAST USED"]
+        table = _table(*headers, *(["DELETES ON"] if deleting else []))
         for column in table.columns[4:]:  # sizes and days stay whole; metrics wrap instead
             column.no_wrap = True
         for version in found:
+            when = [version["created_at"], version["last_accessed_at"]]
+            when += [version["delete_on"]] if deleting else []
             table.add_row(
                 str(version["version"]),
                 _state_text(version),
                 version["flavor"],
                 _pairs_text(version["metrics"]),
-                decimal(version["size_bytes"]),
-                _when(version["created_at"])[:10],
-                _when(version["last_accessed_at"])[:10],
-                _when(version["delete_on"])[:10],
+                binary_size(version["size_bytes"]),
+                *(_when(moment)[:10] for moment in when),
             )
-        _console().print(table)
+        _console(wide).print(table)
         failing = [v for v in found if v["deletion_error"]]
         for version in failing:
             click.echo(
@@ -623,6 +654,28 @@ def _alias_command(kind: str) -> click.Command:
     return set_alias
 
 
+def _delete_command(kind: str) -> click.Command:
+    @click.command("delete")
+    @click.argument("ref")
+    @click.option("--reason", required=True, help="Why; kept in the audit trail.")
+    @json_option
+    def delete(ref: str, reason: str, as_json: bool) -> None:
+        """Delete version REF (TEAM/NAME:VERSION; team owners only): a worker removes its
+        bytes, its record stays as a tombstone. Versions an alias, a pin or a hold protects,
+        or that others were made from, are refused with the reason."""
+        with Client() as client:
+            body = client.delete_version(kind, ref, reason)
+        if as_json:
+            _print_json(body)
+            return
+        if body["lifecycle_state"] == "deleted":
+            click.echo(f"Deleted {body['ref']}; its record stays.")
+        else:
+            click.echo(f"Deleting {body['ref']}: a worker removes its bytes; its record stays.")
+
+    return delete
+
+
 # --- artifacts ---------------------------------------------------------------------------
 
 
@@ -640,7 +693,7 @@ def artifacts_download(ref: str, dest: Path, kind: str) -> None:
     latest) into DEST, keeping their paths."""
     with Client() as client, _transfer(f"Downloading {ref}") as progress:
         paths = client.download(kind, ref, dest, progress=progress)
-    size = decimal(sum(path.stat().st_size for path in paths))
+    size = binary_size(sum(path.stat().st_size for path in paths))
     click.echo(f"Downloaded {len(paths)} file(s), {size}, of {ref} into {dest}.")
 
 

@@ -11,12 +11,15 @@ the registry's and the promotion gate's; import it only after Django is set up.
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +33,7 @@ TEAM = "demo"
 DATASET = "breast-cancer"
 FEATURE_SET = "cancer-features"
 MODEL = "cancer-classifier"
+REQUEST_FILE = "cancer-request.json"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ def seed_demo(owner: User) -> bool:
     versions = _models(owner, team, data, [dataset, features])
     best = max(versions, key=lambda v: v.metrics["roc_auc"])
     _deploy(owner, versions[0].asset, dataset, best, versions[-1])
+    write_request(settings.HOME, data.data[:1])
     return True
 
 
@@ -147,14 +152,33 @@ def _models(owner: User, team: Team, data: Any, upstream: list[AssetVersion]) ->
         description="Predicts malignant vs benign tumours",
         tags={"task": "classification"},
     )
-    signature = {
-        "inputs": [{"name": n, "type": "double"} for n in data.feature_names],
-        "outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}],
-    }
+    signature = model_signature(list(data.feature_names))
     example = [dict(zip(data.feature_names, map(float, row), strict=True)) for row in split[1][:3]]
     return [
         _model_version(owner, asset, c, split, signature, example, upstream) for c in candidates
     ]
+
+
+def model_signature(features: list[str]) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": name, "type": "double"} for name in features],
+        # Every output a response carries (a classifier's label and probabilities), so the
+        # V2 metadata lists them all.
+        "outputs": [
+            {"name": "label", "type": "long", "shape": [-1]},
+            {"name": "probability", "type": "double", "shape": [-1, 2]},
+        ],
+    }
+
+
+def write_request(home: Path, rows: np.ndarray[Any, Any]) -> Path:
+    """A V2 request with real rows of the demo's 30 features, for the README's `curl -d @…`:
+    nobody should have to type 30 numbers to see a prediction."""
+    path = home / "demo" / REQUEST_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensor = {"name": "input", "shape": list(rows.shape), "datatype": "FP64"}
+    path.write_text(json.dumps({"inputs": [{**tensor, "data": rows.ravel().tolist()}]}) + "\n")
+    return path
 
 
 def _model_version(

@@ -3,8 +3,9 @@
 Operator commands (up, server, worker, beat, migrate, token, users) run in-process against
 the configured database. Catalog commands (teams, models, datasets, featuresets,
 artifacts) are clients of the REST API, so they work the same from a laptop against a
-remote server: they read MODELYARD_URL and MODELYARD_TOKEN (or the token `modelyard up`
-saved under MODELYARD_HOME).
+remote server: they read MODELYARD_URL and MODELYARD_TOKEN, else the server and token that
+`modelyard login` (or `modelyard up`) saved in the user's config folder; they never create a
+database or a home folder.
 
 Every command runs inside one error boundary (`Boundary`): an error the user can fix or wait
 out ends as one line on stderr and exit code 1, whatever group the command belongs to.
@@ -18,7 +19,7 @@ from typing import Any
 
 import click
 
-from modelyard.cli import catalog, deploy, features, jobs, lifecycle, operate, score, stores
+from modelyard.cli import catalog, deploy, features, jobs, lifecycle, login, operate, score, stores
 from modelyard.client import ApiError, ClientError
 from modelyard.config import ConfigError
 from modelyard.lib.errors import ModelyardError
@@ -109,6 +110,7 @@ def cli() -> None:
 
 
 operate.register(cli)
+login.register(cli)
 catalog.register(cli)
 lifecycle.register(cli)
 deploy.register(cli)

@@ -14,9 +14,14 @@ QUEUES = "default,deletions,events,runs"
 RUNS_QUEUE = "runs"
 
 
-def django_setup() -> None:
+def django_setup(*, create: bool = False) -> None:
+    """Set Django up for an in-process command. Only `create` commands (up, migrate) may start
+    a new embedded installation; the others refuse, in one line, to run on no database."""
     import django
+    from django.apps import apps
 
+    if not apps.ready and not create:
+        config.require_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
     django.setup()
 
@@ -166,7 +171,7 @@ def beat() -> None:
 @click.command()
 def migrate() -> None:
     """Create or update the database tables."""
-    django_setup()
+    django_setup(create=True)
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=1)
@@ -181,7 +186,11 @@ def token() -> None:
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="Label to tell tokens apart.")
 @click.option("--expires-days", type=click.IntRange(min=1), default=None)
-@click.option("--save", is_flag=True, help="Also write it to MODELYARD_HOME/token for the CLI.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Also sign this machine's CLI in with it (as `modelyard login MODELYARD_BASE_URL`).",
+)
 def token_create(username: str, name: str, expires_days: int | None, save: bool) -> None:
     """Create a token for USERNAME and print it (it is shown only once)."""
     django_setup()
@@ -200,7 +209,9 @@ def token_create(username: str, name: str, expires_days: int | None, save: bool)
     expires = timezone.now() + timedelta(days=expires_days) if expires_days else None
     _, raw = create_token(user, name, expires)
     if save:
-        config.save_token(raw)
+        from django.conf import settings
+
+        config.save_login(settings.BASE_URL, raw)
     click.echo(raw)
 
 
@@ -230,6 +241,36 @@ def users_create(username: str, email: str, staff: bool, password: str | None) -
     click.echo(f"Created user {username}{' (staff)' if staff else ''}.")
 
 
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_set_password(username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password for the web UI and the admin (asked twice unless piped)."""
+    django_setup()
+    from modelyard.accounts.services import get_user, set_password
+    from modelyard.cli.supervise import forget_first_password
+
+    user = get_user(username)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    set_password("cli", user, password)
+    forget_first_password(username)
+    click.echo(f"Set the password of {username}.")
+
+
+@users.command("deactivate")
+@click.argument("username")
+def users_deactivate(username: str) -> None:
+    """Stop USERNAME from signing in: the web UI, the admin and every token of theirs."""
+    django_setup()
+    from modelyard.accounts.services import deactivate_user, get_user
+
+    deactivate_user("cli", get_user(username))
+    click.echo(f"Deactivated {username}: they can no longer sign in, and their tokens are refused.")
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -245,13 +286,13 @@ def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
     """Run everything on this machine: web, worker, beat and serve, on the embedded defaults."""
     # Links in notices must point at this server unless a public URL was configured.
     os.environ.setdefault("MODELYARD_BASE_URL", f"http://{host}:{port}")
-    django_setup()
+    django_setup(create=True)
     from django.conf import settings
 
     from modelyard.cli.supervise import prepare, supervise
 
-    access = prepare(seed=not no_demo)
     base = f"http://{host}:{port}"
+    access = prepare(seed=not no_demo, base_url=base)
     processes = {
         "web": server_argv(host, port, workers=1, threads=8),
         **worker_nodes(QUEUES, concurrency=1, run_slots=settings.MAX_CONCURRENT_RUNS),
@@ -263,7 +304,7 @@ def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
         processes["serve"] = serve_argv(served, host, serve_port)
         url = f"http://{host}:{serve_port}"
         notes = [f"  serving:   {', '.join(served)} at {url}/v2/models/NAME/infer"]
-    sys.exit(supervise(processes, base, access, notes))
+    sys.exit(supervise(processes, base, access, notes, logs=settings.HOME / "logs"))
 
 
 def models_in_production() -> list[str]:

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 import click
@@ -24,9 +25,10 @@ class Access:
     username: str
     password: str | None  # only known when it was just generated
     token: str
+    base_url: str
 
 
-def prepare(*, seed: bool) -> Access:
+def prepare(*, seed: bool, base_url: str) -> Access:
     """Migrate, make sure an admin and a saved token exist, seed the demo, write the schedule."""
     from django.core.management import call_command
 
@@ -34,7 +36,7 @@ def prepare(*, seed: bool) -> Access:
     from modelyard.schedule import ensure_schedule
 
     call_command("migrate", interactive=False, verbosity=0)
-    access = _admin_access()
+    access = _admin_access(base_url)
     if seed:
         from modelyard.accounts.services import get_user
 
@@ -56,7 +58,20 @@ def _first_scan() -> None:
         click.echo(f"Lifecycle scan: {len(result.planned)} step(s) due, {emails} email(s) sent.")
 
 
-def _admin_access() -> Access:
+def first_password_path() -> Path:
+    """Where `up` keeps the admin password it generated, until someone sets another."""
+    return config.home_path() / "admin_password"
+
+
+def forget_first_password(username: str) -> None:
+    """A password set by hand makes the generated one wrong: stop pointing at it."""
+    if username == ADMIN:
+        first_password_path().unlink(missing_ok=True)
+
+
+def _admin_access(base_url: str) -> Access:
+    """The admin (created with a generated password on first start) and a token of theirs,
+    saved as the CLI's login for this server so the CLI works from any folder."""
     from django.contrib.auth import get_user_model
 
     from modelyard.accounts.tokens import create_token, user_for_token
@@ -67,37 +82,46 @@ def _admin_access() -> Access:
     if user is None:
         password = secrets.token_urlsafe(12)
         user = model.objects.create_superuser(ADMIN, "admin@example.com", password)
-    path = config.token_path()
-    saved = path.read_text().strip() if path.exists() else ""
+        config.write_private(first_password_path(), password + "\n")
+    saved = config.login_token(base_url) or ""
     if saved and user_for_token(saved) is not None:
-        return Access(ADMIN, password, saved)
+        return Access(ADMIN, password, saved, base_url)
     _, raw = create_token(user, "modelyard up")
-    config.save_token(raw)
-    return Access(ADMIN, password, raw)
+    config.save_login(base_url, raw)
+    return Access(ADMIN, password, raw, base_url)
 
 
 def supervise(
-    commands: dict[str, list[str]], base_url: str, access: Access, notes: Sequence[str] = ()
+    commands: dict[str, list[str]],
+    base_url: str,
+    access: Access,
+    notes: Sequence[str] = (),
+    *,
+    logs: Path,
 ) -> int:
-    """Start every process and announce the URL once the web app answers; stop them all
-    when one exits or on Ctrl-C. Return an exit code."""
+    """Start every process, each logging to its own file under `logs`, and print the ready
+    block once the web app answers, as the last thing on the terminal; stop them all when
+    one exits or on Ctrl-C. Return an exit code."""
 
     def announce(processes: dict[str, subprocess.Popen[bytes]]) -> None:
         if _wait_ready(base_url, processes):
-            _announce(base_url, access, notes)
+            _announce(base_url, access, [*notes, f"  logs:      {logs}/ (one file per process)"])
 
-    return run_together(commands, announce)
+    click.echo(f"Starting {', '.join(commands)}; their logs go to {logs}/ ...")
+    return run_together(commands, announce, logs=logs)
 
 
 def run_together(
     commands: dict[str, list[str]],
     started: Callable[[dict[str, subprocess.Popen[bytes]]], None] | None = None,
     grace: float | None = 15,
+    logs: Path | None = None,
 ) -> int:
     """Run the processes as one: when one exits (or on SIGINT/SIGTERM) stop the others,
     killing what is still there after `grace` seconds (None: wait, e.g. for a Celery warm
-    shutdown to let running tasks end)."""
-    processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
+    shutdown to let running tasks end). With `logs`, each writes to `logs/NAME.log` (appended
+    to, so a crash before a restart stays readable) instead of this terminal."""
+    processes = {name: _start(name, argv, logs) for name, argv in commands.items()}
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -108,12 +132,20 @@ def run_together(
     try:
         if started is not None:
             started(processes)
-        code = _watch(processes, lambda: stopping)
+        code = _watch(processes, lambda: stopping, logs)
         _stop_all(processes, grace)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code
+
+
+def _start(name: str, argv: list[str], logs: Path | None) -> subprocess.Popen[bytes]:
+    if logs is None:
+        return subprocess.Popen(argv)
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _wait_ready(base_url: str, processes: dict[str, subprocess.Popen[bytes]]) -> bool:
@@ -133,11 +165,11 @@ def _wait_ready(base_url: str, processes: dict[str, subprocess.Popen[bytes]]) ->
 def _announce(base_url: str, access: Access, notes: Sequence[str]) -> None:
     lines = [
         f"modelyard is up at {base_url}",
+        f"  sign in:   {base_url}/ as {access.username}, {_password_line(access)}",
         f"  API docs:  {base_url}/api/v1/docs",
-        f"  admin:     {base_url}/admin/ (user {access.username}"
-        + (f", password {access.password})" if access.password else ")"),
-        f"  API token: {access.token}  (saved to {config.token_path()})",
-        "  try:      modelyard models list",
+        f"  API token: {access.token}",
+        f"  the CLI is signed in from any folder (saved to {config.logins_path()}); "
+        "try `modelyard models list`",
         *notes,
         "Press Ctrl-C to stop.",
     ]
@@ -145,12 +177,28 @@ def _announce(base_url: str, access: Access, notes: Sequence[str]) -> None:
     sys.stdout.flush()
 
 
-def _watch(processes: dict[str, subprocess.Popen[bytes]], stopping: Callable[[], bool]) -> int:
+def _password_line(access: Access) -> str:
+    saved = first_password_path()
+    if access.password:
+        return f"password {access.password} (saved to {saved})"
+    if saved.exists():
+        return f"password in {saved}"
+    return f"with the password you set (reset: `modelyard users set-password {access.username}`)"
+
+
+def _watch(
+    processes: dict[str, subprocess.Popen[bytes]],
+    stopping: Callable[[], bool],
+    logs: Path | None,
+) -> int:
     while not stopping():
         for name, process in processes.items():
             code = process.poll()
             if code is not None:
-                click.secho(f"{name} exited with code {code}; stopping the others.", fg="red")
+                where = f" (its log: {logs / f'{name}.log'})" if logs is not None else ""
+                click.secho(
+                    f"{name} exited with code {code}{where}; stopping the others.", fg="red"
+                )
                 return code or 1
         time.sleep(0.5)
     return 0

@@ -213,7 +213,9 @@ def _item(notice: Notice, now: datetime, book: PolicyBook) -> dict[str, Any]:
     return {
         "ref": version.ref,
         "kind": version.get_kind_display(),
+        # Every file, derived ones (an ONNX conversion) included: they are deleted too.
         "size": sum(a.size_bytes for a in artifacts),
+        "files": [{"name": a.name, "size": a.size_bytes} for a in artifacts],
         "location": artifacts[0].uri if artifacts else "",
         "more_locations": max(0, len(artifacts) - 1),
         "registered_by": version.created_by.get_username() if version.created_by else "unknown",

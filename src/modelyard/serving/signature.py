@@ -61,8 +61,9 @@ class Signature:
         inputs = tuple(_column(item, "inputs") for item in _entries(raw, "inputs"))
         if not inputs:
             raise SignatureError(
-                "The signature declares no inputs: register the version with --signature "
-                '\'{"inputs": [{"name": "age", "type": "double"}, …], "outputs": […]}\'.'
+                "The signature declares no inputs: register the version with --signature-from "
+                "SAMPLE.csv (or .parquet) for the inputs and --signature '{\"outputs\": [...]}' "
+                "(the format: `modelyard models register --help`)"
             )
         untyped = [c.name for c in inputs if c.type not in NUMERIC_TYPES]
         if untyped:

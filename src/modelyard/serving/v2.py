@@ -181,6 +181,16 @@ def _output(name: str, array: npt.NDArray[Any]) -> dict[str, Any]:
     return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": flat}
 
 
+def output_datatype(declared: str) -> str:
+    """The V2 datatype a response gives a declared output: the one `_output` picks for the
+    array kind the type names (a `long` label comes back INT64, not FP64)."""
+    if declared in ("boolean", "bool"):
+        return "BOOL"
+    if declared in ("long", "integer", "int", "int32", "int64"):
+        return "INT64"
+    return "FP64"
+
+
 def metadata(model: str, versions: list[str], signature: Signature, platform: str) -> bytes:
     body = {
         "name": model,
@@ -188,7 +198,7 @@ def metadata(model: str, versions: list[str], signature: Signature, platform: st
         "platform": platform,
         "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, len(signature.inputs)]}],
         "outputs": [
-            {"name": o.name, "datatype": "FP64", "shape": list(o.shape or [-1])}
+            {"name": o.name, "datatype": output_datatype(o.type), "shape": list(o.shape or [-1])}
             for o in signature.outputs
         ],
         "parameters": {"columns": signature.names},

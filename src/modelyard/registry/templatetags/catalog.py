@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.timesince import timesince
 
+from modelyard.lib import formats
 from modelyard.registry.models import Asset, AssetVersion
 
 register = template.Library()
 
-BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 SIGNATURE_PARTS = (("inputs", "Inputs"), ("outputs", "Outputs"), ("columns", "Columns"))
 
 
@@ -30,21 +30,8 @@ class SignaturePart:
 
 @register.filter
 def bytesize(value: int | None) -> str:
-    """1536 → '1.5 KiB'. Binary units, as storage bills count them."""
-    if value is None:
-        return "—"
-    size = float(value)
-    for unit in BYTE_UNITS[:-1]:
-        if abs(size) < 1024:
-            return _with_unit(size, unit)
-        size /= 1024
-    return _with_unit(size, BYTE_UNITS[-1])
-
-
-def _with_unit(size: float, unit: str) -> str:
-    if unit == "B":
-        return f"{int(size)} B"
-    return f"{size:.1f} {unit}" if abs(size) < 100 else f"{size:.0f} {unit}"
+    """1536 → '1.5 KiB' (`lib.formats`, as in the CLI and the emails)."""
+    return "—" if value is None else formats.binary_size(value)
 
 
 @register.filter
@@ -68,11 +55,7 @@ def number(value: Any) -> str:
     """Metrics as people read them: 569.0 → '569', 0.973412 → '0.9734'."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return plain(value)
-    if isinstance(value, int) or value.is_integer():
-        return f"{int(value):,}"
-    if value != 0 and abs(value) < 0.001:
-        return f"{value:.3e}"
-    return f"{value:,.4f}".rstrip("0").rstrip(".")
+    return formats.number(value)
 
 
 @register.filter
