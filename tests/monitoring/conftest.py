@@ -57,7 +57,9 @@ def traffic(server, cancer) -> Callable[..., list[int]]:
     x = cancer[0]
     generator = np.random.default_rng(7)
 
-    def send(requests: int = 20, rows: int = 20, shift: dict[int, float] | None = None) -> list[int]:
+    def send(
+        requests: int = 20, rows: int = 20, shift: dict[int, float] | None = None
+    ) -> list[int]:
         statuses = []
         for _ in range(requests):
             batch = x[generator.integers(0, len(x), rows)].copy()

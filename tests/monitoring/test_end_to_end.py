@@ -33,8 +33,13 @@ def test_drift_fires_mails_rolls_back_and_asks_for_retraining_then_resolves(
     _, fleet = server
     with time_machine.travel(START, tick=False) as clock:
         monitor = services.declare_monitor(
-            teams["bob"], served, "inputs", "drift",
-            threshold=0.2, window_seconds=120, min_samples=200,
+            teams["bob"],
+            served,
+            "inputs",
+            "drift",
+            threshold=0.2,
+            window_seconds=120,
+            min_samples=200,
             reactions=["notify", "rollback", "event"],
         )
         assert set(traffic()) == {200}
@@ -71,4 +76,5 @@ def test_drift_fires_mails_rolls_back_and_asks_for_retraining_then_resolves(
     assert resolved.outcome == Evaluation.Outcome.HEALTHY, resolved.details
     alert = Alert.objects.get()
     assert alert.state == Alert.State.RESOLVED
-    assert alert.rolled_back_at is not None and alert.rollback_error == ""
+    assert alert.rolled_back_at is not None
+    assert alert.rollback_error == ""

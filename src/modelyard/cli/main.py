@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from modelyard.cli import catalog, deploy, jobs, lifecycle, operate, score, stores
+from modelyard.cli import catalog, deploy, jobs, lifecycle, monitor, operate, score, stores
 from modelyard.client import ApiError, ClientError
 from modelyard.config import ConfigError
 from modelyard.lib.errors import ModelyardError
@@ -115,6 +115,7 @@ deploy.register(cli)
 score.register(cli)
 jobs.register(cli)
 stores.register(cli)
+monitor.register(cli)
 
 
 def main() -> None:

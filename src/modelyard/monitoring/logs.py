@@ -47,7 +47,7 @@ def register_hour(model: Asset, hour: datetime) -> AssetVersion:
     versions = AssetVersion.objects.filter(pk__in=set(logged))
     lineage = [(v, LineageEdge.Relation.DERIVED_FROM.value) for v in versions if not v.is_gone]
     spec = registry.VersionSpec(
-        description=f"Predictions of {model.ref} logged from {hour:%Y-%m-%d %H:00} UTC for an hour.",
+        description=f"Predictions of {model.ref} logged in the hour from {hour:%Y-%m-%d %H}:00.",
         tags={"model": model.ref, "hour": f"{hour:%Y%m%dT%H}"},
         lineage=lineage,
     )
