@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,7 +67,7 @@ class Recorder(Protocol):
     ) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Note:
     """What one sampled request leaves for the recorder."""
 
@@ -321,7 +321,7 @@ def _request_id(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"x-request-id" and 0 < len(value) <= 100:
             return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def _error(message: str) -> bytes:
