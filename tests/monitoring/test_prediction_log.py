@@ -108,3 +108,14 @@ def test_rows_that_did_not_parse_are_logged_without_inputs(server, prediction_lo
     assert prediction_log.buffer[0].rows is None
     assert prediction_log.buffer[0].status == 422
     assert np.isfinite(prediction_log.buffer[0].seconds)
+
+
+def test_modelyard_serve_logs_only_when_the_setting_is_on(settings, model) -> None:
+    from modelyard.cli.deploy import _prediction_log
+
+    settings.PREDICTION_LOG = False
+    assert _prediction_log() is None
+    settings.PREDICTION_LOG = True
+    settings.PREDICTION_LOG_BUFFER = 7
+    assert isinstance(log := _prediction_log(), PredictionLog)
+    assert log.capacity == 7

@@ -30,7 +30,9 @@ def test_ks_on_the_percentile_grid_is_close_to_the_exact_test() -> None:
     generator = np.random.default_rng(2)
     reference, live = generator.normal(0, 1, 20_000), generator.normal(0.1, 1, 5_000)
     profile = stats.reference_profile(reference)
-    statistic, pvalue = stats.ks(profile["shares"], len(reference), stats.bin_counts(live, profile["edges"]))
+    statistic, pvalue = stats.ks(
+        profile["shares"], len(reference), stats.bin_counts(live, profile["edges"])
+    )
     exact = ks_2samp(reference, live)
 
     assert abs(statistic - exact.statistic) < 0.01

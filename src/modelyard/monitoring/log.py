@@ -73,7 +73,9 @@ class PredictionLog:
 
     @classmethod
     def from_settings(cls) -> PredictionLog:
-        return cls(settings.PREDICTION_LOG_BUFFER, settings.PREDICTION_LOG_FLUSH_SECONDS)
+        log = cls(settings.PREDICTION_LOG_BUFFER, settings.PREDICTION_LOG_FLUSH_SECONDS)
+        log._refresh_rates()  # before the first request, not at the first flush
+        return log
 
     # --- the request side: cheap and never blocking ---------------------------------------
 
@@ -118,6 +120,7 @@ class PredictionLog:
 
     def _start(self) -> None:
         self._thread_pid = os.getpid()
+        self.worker = f"{self._thread_pid}-{uuid.uuid4().hex[:8]}"  # this forked worker's
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 

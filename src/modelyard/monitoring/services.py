@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from modelyard.audit.services import record
-from modelyard.lib.errors import Conflict, InvalidInput, NotFound
+from modelyard.lib.errors import Conflict, InvalidInput, ModelyardError, NotFound
 from modelyard.monitoring import reactions, reference, stats
 from modelyard.monitoring.models import (
     Alert,
@@ -99,9 +99,15 @@ def record_feedback(actor: Actor, asset: Asset, labels: list[tuple[str, Any]]) -
 
 
 def evaluate_all() -> int:
+    """Evaluate every monitor; one that cannot be (its reference data gone, say) is logged
+    and the others still run."""
     evaluated = 0
     for monitor_id in Monitor.objects.values_list("pk", flat=True):
-        evaluate(monitor_id)
+        try:
+            evaluate(monitor_id)
+        except ModelyardError as error:
+            log.warning("Monitor %s was not evaluated: %s", monitor_id, error)
+            continue
         evaluated += 1
     return evaluated
 
@@ -184,8 +190,8 @@ def _drift(
         shares = profile.features[name]["shares"]
         statistic, pvalue = stats.ks(shares, profile.rows, counts)
         psi = stats.psi(shares, counts)
-        drifted = psi > monitor.threshold and pvalue < monitor.ks_pvalue
-        features[name] = {"psi": psi, "ks": statistic, "p_value": pvalue, "drifted": drifted}
+        drifts = psi > monitor.threshold and pvalue < monitor.ks_pvalue
+        features[name] = {"psi": psi, "ks": statistic, "p_value": pvalue, "drifted": drifts}
     drifted = sorted(name for name, f in features.items() if f["drifted"])
     worst = max((f["psi"] for f in features.values()), default=0.0)
     details = {"features": features, "drifted": drifted, "reference": profile.source}

@@ -82,4 +82,5 @@ def p99_seconds(counts: Sequence[int]) -> float | None:
 
 
 def _coarse(fine: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return fine.reshape(PSI_BINS, FINE_BINS // PSI_BINS).sum(axis=1)
+    coarse: npt.NDArray[np.float64] = fine.reshape(PSI_BINS, FINE_BINS // PSI_BINS).sum(axis=1)
+    return coarse
