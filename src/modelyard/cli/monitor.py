@@ -69,12 +69,15 @@ def ack(alert_id: int, as_json: bool) -> None:
 @monitor.command()
 @click.argument("model", metavar="TEAM/NAME")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["drift", "errors", "latency"]), required=True)
+@click.option(
+    "--kind", type=click.Choice(["drift", "errors", "latency", "live_metric"]), required=True
+)
 @click.option(
     "--threshold",
     type=float,
     required=True,
-    help="drift: PSI; errors: share of requests (0-1); latency: p99 in milliseconds.",
+    help="drift: PSI; errors: share of requests (0-1); latency: p99 in milliseconds; "
+    "live_metric: how much worse than the promotion score.",
 )
 @click.option("--alias", default="production", show_default=True)
 @click.option("--window", "window_seconds", type=int, help="Seconds of traffic evaluated.")

@@ -39,7 +39,7 @@ class FeedbackOut(Schema):
 
 
 class MonitorIn(Schema):
-    kind: Literal["drift", "errors", "latency"]
+    kind: Literal["drift", "errors", "latency", "live_metric"]
     threshold: float = Field(ge=0, le=1e9)
     alias: str = Field("production", min_length=1, max_length=63)
     window_seconds: int = Field(900, ge=1, le=30 * 86400)

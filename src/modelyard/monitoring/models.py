@@ -62,6 +62,26 @@ class WindowSummary(models.Model):
         return f"{self.version} from {self.window_start:%Y-%m-%d %H:%M}"
 
 
+class LoggedOutput(models.Model):
+    """A logged request's outputs, kept (for models with a live-metric monitor) so feedback
+    joins them by request id without reading the Parquet log back."""
+
+    asset = models.ForeignKey("registry.Asset", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey("registry.AssetVersion", on_delete=models.CASCADE, related_name="+")
+    request_id = models.CharField(max_length=100)
+    logged_at = models.DateTimeField()
+    outputs = models.JSONField(help_text="{output name: [value per row]}")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["asset", "request_id"], name="logged_output_request"),
+            models.Index(fields=["version", "logged_at"], name="logged_output_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"outputs of {self.request_id}"
+
+
 class Feedback(models.Model):
     """The true label of a logged prediction, by its request id."""
 
@@ -84,6 +104,7 @@ class Monitor(models.Model):
         DRIFT = "drift", "Data drift per input feature"
         ERRORS = "errors", "Share of requests answered 4xx/5xx"
         LATENCY = "latency", "p99 latency"
+        LIVE_METRIC = "live_metric", "The gate's metric on feedback, against the promotion score"
 
     REACTIONS = ("notify", "rollback", "event")
 
@@ -94,7 +115,8 @@ class Monitor(models.Model):
     window_seconds = models.PositiveIntegerField(default=900)
     min_samples = models.PositiveIntegerField(default=100)
     threshold = models.FloatField(
-        help_text="drift: PSI; errors: share of requests (0-1); latency: p99 in milliseconds."
+        help_text="drift: PSI; errors: share of requests (0-1); latency: p99 in milliseconds; "
+        "live_metric: how much worse than the promotion score."
     )
     ks_pvalue = models.FloatField(
         default=0.01, help_text="drift: a feature drifts when PSI > threshold and KS p < this."

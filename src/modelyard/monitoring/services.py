@@ -6,7 +6,7 @@ One transaction each, each writing its audit row where a person or a monitor act
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, InvalidInput, ModelyardError, NotFound
-from modelyard.monitoring import reactions, reference, stats
+from modelyard.monitoring import live, reactions, reference, stats
 from modelyard.monitoring.models import (
     Alert,
     Evaluation,
@@ -121,7 +121,10 @@ def evaluate(monitor_id: int) -> Evaluation:
         version_id=holder.version_id if holder else None,
         window_start__gte=now - timedelta(seconds=monitor.window_seconds),
     )
-    outcome, value, samples, details = _measure(monitor, list(summaries))
+    if monitor.kind == Monitor.Kind.LIVE_METRIC:
+        outcome, value, samples, details = _live_metric(monitor, holder, now)
+    else:
+        outcome, value, samples, details = _measure(monitor, list(summaries))
     evaluation = Evaluation.objects.create(
         monitor=monitor,
         evaluated_at=now,
@@ -196,6 +199,18 @@ def _drift(
     worst = max((f["psi"] for f in features.values()), default=0.0)
     details = {"features": features, "drifted": drifted, "reference": profile.source}
     return _outcome(bool(drifted)), worst, rows, details
+
+
+def _live_metric(
+    monitor: Monitor, holder: Alias | None, now: datetime
+) -> tuple[str, float | None, int, dict[str, Any]]:
+    if holder is None:
+        return Evaluation.Outcome.NO_DATA, None, 0, {}
+    since = now - timedelta(seconds=monitor.window_seconds)
+    failing, value, samples, details = live.measure(monitor, holder.version, since)
+    if failing is None:
+        return Evaluation.Outcome.NO_DATA, value, samples, details
+    return _outcome(failing), value, samples, details
 
 
 def _outcome(failing: bool) -> str:

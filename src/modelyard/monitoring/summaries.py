@@ -17,13 +17,14 @@ from django.conf import settings
 from django.db import transaction
 
 from modelyard.monitoring import stats
-from modelyard.monitoring.models import ReferenceProfile, WindowSummary
+from modelyard.monitoring.models import LoggedOutput, Monitor, ReferenceProfile, WindowSummary
 
 if TYPE_CHECKING:
     from modelyard.monitoring.log import Record
 
 PROFILE_RECHECK_SECONDS = 30.0
 _profiles: dict[int, tuple[float, dict[str, Any] | None]] = {}
+_live: dict[int, tuple[float, bool]] = {}
 
 
 def window_start(at: float) -> datetime:
@@ -37,6 +38,34 @@ def add_batch(asset_id: int, records: Sequence[Record]) -> None:
         groups.setdefault((record.version_id, window_start(record.at)), []).append(record)
     for (version_id, start), group in groups.items():
         _add(asset_id, version_id, start, group)
+    if _keeps_outputs(asset_id):
+        _keep_outputs(asset_id, records)
+
+
+def _keep_outputs(asset_id: int, records: Sequence[Record]) -> None:
+    LoggedOutput.objects.bulk_create(
+        [
+            LoggedOutput(
+                asset_id=asset_id,
+                version_id=record.version_id,
+                request_id=record.request_id,
+                logged_at=datetime.fromtimestamp(record.at, UTC),
+                outputs={k: np.asarray(v).tolist() for k, v in record.outputs.items()},
+            )
+            for record in records
+            if record.status < 400 and record.outputs is not None
+        ]
+    )
+
+
+def _keeps_outputs(asset_id: int) -> bool:
+    """Whether the model has a live-metric monitor (asked again every 30 seconds)."""
+    cached = _live.get(asset_id)
+    if cached is not None and time.monotonic() < cached[0]:
+        return cached[1]
+    wanted = Monitor.objects.filter(asset_id=asset_id, kind=Monitor.Kind.LIVE_METRIC).exists()
+    _live[asset_id] = (time.monotonic() + PROFILE_RECHECK_SECONDS, wanted)
+    return wanted
 
 
 @transaction.atomic
@@ -83,3 +112,4 @@ def _profile(version_id: int) -> dict[str, Any] | None:
 
 def forget_profiles() -> None:
     _profiles.clear()
+    _live.clear()
