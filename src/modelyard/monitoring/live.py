@@ -27,8 +27,8 @@ def promotion_score(monitor: Monitor, version: AssetVersion) -> dict[str, Any] |
         outcome__in=[Promotion.Outcome.PROMOTED, Promotion.Outcome.FORCED],
     ).first()
     checks = (promotion.report or {}).get("checks", []) if promotion else []
-    champion = next((c for c in checks if c.get("name") == "champion"), {})
-    details = champion.get("details") or {}
+    champion: dict[str, Any] = next((c for c in checks if c.get("name") == "champion"), {})
+    details: dict[str, Any] = champion.get("details") or {}
     return details if details.get("candidate_score") is not None else None
 
 
