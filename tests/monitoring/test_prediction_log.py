@@ -119,3 +119,31 @@ def test_modelyard_serve_logs_only_when_the_setting_is_on(settings, model) -> No
     settings.PREDICTION_LOG_BUFFER = 7
     assert isinstance(log := _prediction_log(), PredictionLog)
     assert log.capacity == 7
+
+
+def test_the_servers_metrics_show_its_models_last_monitor_values(
+    server, cancer, prediction_log, teams, served
+) -> None:
+    from django.utils import timezone
+
+    from modelyard.monitoring.models import Evaluation
+    from modelyard.serving import metrics
+
+    app, _ = server
+    monitor = services.declare_monitor(teams["bob"], served, "inputs", "drift", threshold=0.2)
+    post(app, cancer[0][:1].tolist())
+    prediction_log.flush()  # the writer now knows it logs red/churn
+    features = {"f0": {"psi": 0.7}, "f1": {"psi": 0.01}}
+    Evaluation.objects.create(
+        monitor=monitor,
+        evaluated_at=timezone.now(),
+        outcome="failing",
+        value=0.7,
+        details={"features": features},
+    )
+    prediction_log._rates_read_at = 0.0  # as if 30 seconds had passed
+    prediction_log.flush()
+
+    text = metrics.render().decode()
+    assert 'modelyard_monitor_value{kind="drift",model="red/churn",monitor="inputs"} 0.7' in text
+    assert 'modelyard_drift_psi{feature="f0",model="red/churn",monitor="inputs"} 0.7' in text

@@ -70,11 +70,12 @@ class PredictionLog:
         self._stop = threading.Event()
         self._rates_read_at = 0.0
         self._flush_lock = threading.Lock()
+        self._logged_models: set[int] = set()  # whose monitors' gauges this worker shows
 
     @classmethod
     def from_settings(cls) -> PredictionLog:
         log = cls(settings.PREDICTION_LOG_BUFFER, settings.PREDICTION_LOG_FLUSH_SECONDS)
-        log._refresh_rates()  # before the first request, not at the first flush
+        log._refresh_settings()  # before the first request, not at the first flush
         return log
 
     # --- the request side: cheap and never blocking ---------------------------------------
@@ -142,18 +143,19 @@ class PredictionLog:
     def flush(self) -> int:
         """Write what is buffered now; return how many records were written."""
         with self._flush_lock:
-            self._refresh_rates()
+            self._refresh_settings()
             batch = [self.buffer.popleft() for _ in range(len(self.buffer))]
             if not batch:
                 return 0
             from modelyard.monitoring import summaries
 
             for (asset_id, hour), records in _by_model_hour(batch).items():
+                self._logged_models.add(asset_id)
                 self._write_parquet(records, hour)
                 summaries.add_batch(asset_id, records)
             return len(batch)
 
-    def _refresh_rates(self) -> None:
+    def _refresh_settings(self) -> None:
         if time.monotonic() - self._rates_read_at < SETTINGS_REFRESH_SECONDS:
             return
         from modelyard.monitoring.models import LogSettings
@@ -161,6 +163,9 @@ class PredictionLog:
         rows = LogSettings.objects.values_list("asset__team__name", "asset__name", "sample_rate")
         self.rates = {f"{team}/{name}": rate for team, name, rate in rows}
         self._rates_read_at = time.monotonic()
+        from modelyard.monitoring import gauges
+
+        gauges.refresh(self._logged_models)
 
     def _write_parquet(self, records: list[Record], hour: datetime) -> None:
         import pyarrow as pa
