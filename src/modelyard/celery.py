@@ -12,7 +12,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
 app = Celery("modelyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(
-    ["modelyard.registry", "modelyard.lifecycle", "modelyard.deployment", "modelyard.jobs"]
+    [
+        "modelyard.registry",
+        "modelyard.lifecycle",
+        "modelyard.deployment",
+        "modelyard.jobs",
+        "modelyard.monitoring",
+    ]
 )
 
 

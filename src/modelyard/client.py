@@ -47,6 +47,9 @@ UPLOAD_READ_TIMEOUT = 600.0
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+FEEDBACK_BATCH = 10_000  # the API's limit per request
+
+
 class ClientError(Exception):
     """Something the caller can fix: configuration, a local file, an unreachable server."""
 
@@ -284,6 +287,33 @@ class Client:
         path = f"{_asset_path('model', _asset_ref(ref))}/gate"
         body = {k: v for k, v in changes.items() if v is not None}
         return self._object("PUT", path, json=body) if body else self._object("GET", path)
+
+    # --- monitoring ------------------------------------------------------------------------
+
+    def send_feedback(self, ref: str, labels: Mapping[str, Any]) -> Json:
+        """True labels of logged predictions, by the X-Request-ID the server answered with;
+        sent in batches of at most 10,000."""
+        path = f"{_asset_path('model', _asset_ref(ref))}/feedback"
+        items = [{"request_id": key, "label": value} for key, value in labels.items()]
+        received = 0
+        for start in range(0, len(items), FEEDBACK_BATCH):
+            body = {"labels": items[start : start + FEEDBACK_BATCH]}
+            received += int(self._object("POST", path, json=body)["received"])
+        return {"received": received}
+
+    def monitors(self, ref: str) -> list[Json]:
+        return self._array("GET", f"{_asset_path('model', _asset_ref(ref))}/monitors")
+
+    def declare_monitor(self, ref: str, name: str, **fields: Any) -> Json:
+        path = f"{_asset_path('model', _asset_ref(ref))}/monitors/{_segment(name)}"
+        return self._object("PUT", path, json={k: v for k, v in fields.items() if v is not None})
+
+    def alerts(self, ref: str, state: str | None = None) -> list[Json]:
+        path = f"{_asset_path('model', _asset_ref(ref))}/alerts"
+        return self._array("GET", path, params={"state": state} if state else {})
+
+    def acknowledge_alert(self, alert_id: int) -> Json:
+        return self._object("POST", f"/monitoring/alerts/{alert_id}/acknowledge")
 
     # --- jobs ------------------------------------------------------------------------------
 

@@ -46,6 +46,16 @@ def periodic_tasks() -> list[PeriodicTask]:
             "modelyard.jobs.tasks.fire_schedules",
             10,
         ),
+        PeriodicTask(
+            "Evaluate the monitors of served models and react to failing ones",
+            "modelyard.monitoring.tasks.evaluate_monitors",
+            settings.MONITOR_EVALUATION_SECONDS,
+        ),
+        PeriodicTask(
+            "Register finished hours of the prediction log as data set versions",
+            "modelyard.monitoring.tasks.register_log_hours",
+            600,
+        ),
     ]
     if settings.REDIS_URL:
         tasks.append(

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "modelyard.serving",
     "modelyard.jobs",
     "modelyard.features",
+    "modelyard.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +124,17 @@ REDIS_URL = config.redis_url(BROKER_URL)
 API_PAGE_SIZE_MAX = 500
 # A flood of refused requests writes at most this many access.denied rows per actor a minute.
 AUDIT_DENIALS_PER_MINUTE = config.env_int("MODELYARD_AUDIT_DENIALS_PER_MINUTE", 20, minimum=1)
+# Monitoring: the prediction log of `modelyard serve` (monitoring/log.py), the width of the
+# summaries' windows and how often beat evaluates the monitors.
+PREDICTION_LOG = config.env_bool("MODELYARD_PREDICTION_LOG", False)
+PREDICTION_LOG_BUFFER = config.env_int("MODELYARD_PREDICTION_LOG_BUFFER", 100_000, minimum=1)
+PREDICTION_LOG_FLUSH_SECONDS = config.env_float(
+    "MODELYARD_PREDICTION_LOG_FLUSH_SECONDS", 5.0, minimum=0.1
+)
+MONITORING_WINDOW_SECONDS = config.env_int("MODELYARD_MONITORING_WINDOW_SECONDS", 60, minimum=1)
+MONITOR_EVALUATION_SECONDS = config.env_float(
+    "MODELYARD_MONITOR_EVALUATION_SECONDS", 60.0, minimum=1.0
+)
 # Where modelyard may read and delete besides ARTIFACT_ROOT (registry/stores.py); the
 # admin and /api/v1/stores declare more in the database.
 DECLARED_STORES = config.declared_stores()

@@ -24,6 +24,7 @@ from modelyard.features.api import router as features_router
 from modelyard.jobs.api import router as jobs_router
 from modelyard.lib.errors import Forbidden, ModelyardError, from_storage
 from modelyard.lifecycle.api import router as lifecycle_router
+from modelyard.monitoring.api import router as monitoring_router
 from modelyard.registry.api import build_kind_router, versions_router
 from modelyard.registry.models import PLURAL
 from modelyard.registry.store_api import router as stores_router
@@ -85,6 +86,7 @@ api.add_router("/lifecycle", lifecycle_router)
 api.add_router("/models", deployment_router)
 api.add_router("", jobs_router)
 api.add_router("/features", features_router)
+api.add_router("", monitoring_router)
 for _kind, _plural in PLURAL.items():
     api.add_router(f"/{_plural}", build_kind_router(_kind))
 

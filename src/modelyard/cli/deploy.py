@@ -158,7 +158,7 @@ def serve(
     from modelyard.serving.server import run
 
     try:
-        app = build_app(options)
+        app = build_app(options, recorder=_prediction_log())
     except ServeError as error:
         raise click.ClickException(str(error)) from None
     for slot in app.fleet.slots.values():
@@ -171,6 +171,17 @@ def serve(
         click.echo(f"{slot.name}: {slot.ref}@{alias} {state}")
     click.echo(f"Serving on http://{host}:{port} ({workers} worker(s)); /v2/health/ready")
     run(options, app)
+
+
+def _prediction_log() -> Any:
+    """The monitoring app's prediction log when MODELYARD_PREDICTION_LOG is on."""
+    from django.conf import settings
+
+    if not settings.PREDICTION_LOG:
+        return None
+    from modelyard.monitoring.log import PredictionLog
+
+    return PredictionLog.from_settings()
 
 
 def register(group: click.Group) -> None:

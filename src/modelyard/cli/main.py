@@ -19,7 +19,18 @@ from typing import Any
 
 import click
 
-from modelyard.cli import catalog, deploy, features, jobs, lifecycle, login, operate, score, stores
+from modelyard.cli import (
+    catalog,
+    deploy,
+    features,
+    jobs,
+    lifecycle,
+    login,
+    monitor,
+    operate,
+    score,
+    stores,
+)
 from modelyard.client import ApiError, ClientError
 from modelyard.config import ConfigError
 from modelyard.lib.errors import ModelyardError
@@ -118,6 +129,7 @@ score.register(cli)
 jobs.register(cli)
 stores.register(cli)
 features.register(cli)
+monitor.register(cli)
 
 
 def main() -> None:

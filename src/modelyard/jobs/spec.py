@@ -41,14 +41,16 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
-# Registry events and the filters they take; any other event name is an external event
-# (POST /api/v1/events) and takes any filter on its payload. These names are reserved: only
-# the registry sends them.
+# The platform's events (the registry's, and monitoring's `model_alert`) and the filters
+# they take; any other event name is an external event (POST /api/v1/events) and takes any
+# filter on its payload. These names are reserved: only the platform sends them, so nobody
+# can fake a promotion or an alert to start another team's commands.
 REGISTRY_EVENTS = {
     "dataset_version_created": {"dataset"},
     "featureset_version_created": {"featureset"},
     "model_version_created": {"model"},
     "model_promoted": {"model", "alias"},
+    "model_alert": {"model", "monitor", "kind"},
 }
 # `features:` is the feature store's section (features/spec.py parses it).
 PROJECT_KEYS = {

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
@@ -45,10 +47,43 @@ class BadRequest(Exception):
         self.status = status
 
 
+class Recorder(Protocol):
+    """The prediction log (modelyard.monitoring.log), handed in by whoever builds the app:
+    the server imports nothing of monitoring, and without a recorder pays one `is None`."""
+
+    def sampled(self, model: str) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def record(
+        self,
+        request_id: str,
+        slot: Slot,
+        served: Served,
+        rows: Any,
+        outputs: dict[str, Any] | None,
+        status: int,
+        seconds: float,
+    ) -> None: ...
+
+
+@dataclass(slots=True)
+class Note:
+    """What one sampled request leaves for the recorder."""
+
+    recorder: Recorder
+    request_id: str
+    rows: Any = None
+    outputs: dict[str, Any] | None = None
+
+
 class App:
-    def __init__(self, fleet: Fleet, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, fleet: Fleet, max_body_bytes: int = MAX_BODY_BYTES, recorder: Recorder | None = None
+    ) -> None:
         self.fleet = fleet
         self.max_body_bytes = max_body_bytes
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -64,21 +99,29 @@ class App:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.fleet.stop()
+                if self.recorder is not None:
+                    self.recorder.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        headers = None
         try:
-            if scope["method"] == "POST":
-                status, body = await self._post(path, scope, receive)
+            if scope["method"] == "POST" and self.recorder is None:
+                status, body = await self._post(path, scope, receive, None)
+            elif scope["method"] == "POST":
+                request_id = _request_id(scope)
+                headers = [(b"x-request-id", request_id.encode())]
+                status, body = await self._post(path, scope, receive, request_id)
             elif scope["method"] in ("GET", "HEAD"):
                 status, body = self._get(path)
             else:
                 status, body = 405, _error("Use GET or POST.")
         except BadRequest as error:
             status, body = error.status, _error(str(error))
-        await _respond(send, status, body, metrics.CONTENT_TYPE if path == "/metrics" else None)
+        content_type = metrics.CONTENT_TYPE if path == "/metrics" else None
+        await _respond(send, status, body, content_type, headers)
 
     # --- GET ------------------------------------------------------------------------------
 
@@ -115,22 +158,30 @@ class App:
 
     # --- POST -----------------------------------------------------------------------------
 
-    async def _post(self, path: str, scope: Scope, receive: Receive) -> tuple[int, bytes]:
+    async def _post(
+        self, path: str, scope: Scope, receive: Receive, request_id: str | None
+    ) -> tuple[int, bytes]:
         if path.startswith("/v2/models/") and path.endswith("/infer"):
             name, version = _name_and_version(path[len("/v2/models/") : -len("/infer")])
             slot, served = await self._warm(*self._slot(name))
             self._check_version(slot, served, version)
             body = await self._body(receive)
-            return await _answered(
-                slot, served, _v2_answer(slot, served, body, _json_length(scope))
-            )
+            note = self._note(slot, request_id)
+            answer = _v2_answer(slot, served, body, _json_length(scope), note)
+            return await _answered(slot, served, answer, note)
         if path.startswith("/v1/models/") and path.endswith(":predict"):
             slot, served = await self._warm(
                 *self._slot(path[len("/v1/models/") : -len(":predict")])
             )
             body = await self._body(receive)
-            return await _answered(slot, served, _records_answer(slot, served, body))
+            note = self._note(slot, request_id)
+            return await _answered(slot, served, _records_answer(slot, served, body, note), note)
         raise BadRequest(404, f"No route POST {path}; predict at /v2/models/NAME/infer.")
+
+    def _note(self, slot: Slot, request_id: str | None) -> Note | None:
+        if request_id is None or self.recorder is None or not self.recorder.sampled(slot.ref):
+            return None
+        return Note(self.recorder, request_id)
 
     def _served(self, name: str, version: str | None) -> tuple[Slot, Served]:
         slot, served = self._slot(name)
@@ -181,33 +232,49 @@ class App:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _answered(slot: Slot, served: Served, work: Awaitable[bytes]) -> tuple[int, bytes]:
+async def _answered(
+    slot: Slot, served: Served, work: Awaitable[bytes], note: Note | None = None
+) -> tuple[int, bytes]:
     """Run one prediction; bad input is a 422 naming the field, anything else a logged 500."""
     started = time.perf_counter()
     try:
-        payload = await work
+        status, payload = 200, await work
     except InputError as error:
         served.metrics.bad_input.inc()
-        return 422, orjson.dumps({"error": str(error), "field": error.field})
+        status, payload = 422, orjson.dumps({"error": str(error), "field": error.field})
     except Exception:
         served.metrics.failed.inc()
         log.exception("Prediction failed for %s", slot.name)
-        return 500, _error(f"{slot.name} failed to predict; the server log has the details.")
-    _done(slot, served, started)
-    return 200, payload
+        status = 500
+        payload = _error(f"{slot.name} failed to predict; the server log has the details.")
+    else:
+        _done(slot, served, started)
+    if note is not None:
+        seconds = time.perf_counter() - started
+        note.recorder.record(
+            note.request_id, slot, served, note.rows, note.outputs, status, seconds
+        )
+    return status, payload
 
 
-async def _v2_answer(slot: Slot, served: Served, body: bytes, json_length: int | None) -> bytes:
+async def _v2_answer(
+    slot: Slot, served: Served, body: bytes, json_length: int | None, note: Note | None
+) -> bytes:
     request = v2.parse_request(body, json_length, served.loaded.signature)
     outputs = await served.dispatch(request.rows)
+    if note is not None:
+        note.rows, note.outputs = request.rows, outputs
     return v2.response_body(slot.name, served.loaded.number, outputs, request)
 
 
-async def _records_answer(slot: Slot, served: Served, body: bytes) -> bytes:
+async def _records_answer(slot: Slot, served: Served, body: bytes, note: Note | None) -> bytes:
     document = _loads(body)
     if not isinstance(document, dict) or "instances" not in document:
         raise InputError("instances", 'send {"instances": [[…], …]}.')
-    outputs = await served.dispatch(served.loaded.signature.rows(document["instances"]))
+    rows = served.loaded.signature.rows(document["instances"])
+    outputs = await served.dispatch(rows)
+    if note is not None:
+        note.rows, note.outputs = rows, outputs
     return orjson.dumps(_records(slot, served, outputs), option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -249,11 +316,27 @@ def _json_length(scope: Scope) -> int | None:
     return None
 
 
+def _request_id(scope: Scope) -> str:
+    """The client's X-Request-ID (to send feedback by), else a new one."""
+    for key, value in scope["headers"]:
+        if key == b"x-request-id" and 0 < len(value) <= 100:
+            return str(value.decode("latin-1"))
+    return os.urandom(16).hex()
+
+
 def _error(message: str) -> bytes:
     return orjson.dumps({"error": message})
 
 
-async def _respond(send: Send, status: int, body: bytes, content_type: str | None) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str | None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     headers = JSON if content_type is None else [(b"content-type", content_type.encode())]
+    if extra is not None:
+        headers = [*headers, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -36,7 +36,7 @@ def prepare_metrics_directory(workers: int) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelyard-metrics-")
 
 
-def build_app(options: ServeOptions) -> Any:
+def build_app(options: ServeOptions, recorder: Any = None) -> Any:
     from django.db import connections
 
     from modelyard.serving.app import App
@@ -50,7 +50,7 @@ def build_app(options: ServeOptions) -> Any:
             log.error("%s is not ready: %s", slot.name, slot.error)
     # Workers must open database connections of their own, never share the parent's.
     connections.close_all()
-    return App(fleet)
+    return App(fleet, recorder=recorder)
 
 
 def run(options: ServeOptions, app: Any) -> None:

@@ -1,0 +1,1 @@
+"""Monitoring that reacts: the prediction log, feedback, monitors, alerts and reactions."""

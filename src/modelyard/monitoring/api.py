@@ -1,0 +1,205 @@
+"""Monitoring under /api/v1: feedback, monitors, alerts and the prediction log's sampling.
+
+Any signed-in user reads monitors and alerts; a model's team members send feedback,
+declare and delete monitors, set the sample rate and acknowledge alerts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field, JsonValue
+
+from modelyard.accounts.permissions import require_member
+from modelyard.api.types import Id
+from modelyard.lib.errors import NotFound
+from modelyard.monitoring import services
+from modelyard.monitoring.models import Alert, Evaluation, Monitor
+from modelyard.registry import services as registry
+from modelyard.registry.models import Asset, Kind
+
+router = Router(tags=["monitoring"])
+MonitorName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+
+
+class Label(Schema):
+    request_id: str = Field(min_length=1, max_length=100)
+    label: JsonValue
+
+
+class FeedbackIn(Schema):
+    labels: list[Label] = Field(min_length=1, max_length=services.MAX_FEEDBACK)
+
+
+class FeedbackOut(Schema):
+    received: int
+
+
+class MonitorIn(Schema):
+    kind: Literal["drift", "errors", "latency", "live_metric"]
+    threshold: float = Field(ge=0, le=1e9)
+    alias: str = Field("production", min_length=1, max_length=63)
+    window_seconds: int = Field(900, ge=1, le=30 * 86400)
+    min_samples: int = Field(100, ge=1, le=10**9)
+    ks_pvalue: float = Field(0.01, gt=0, le=1)
+    reactions: list[Literal["notify", "rollback", "event"]] = Field(default_factory=list)
+    cooldown_seconds: int = Field(3600, ge=0, le=30 * 86400)
+
+
+class EvaluationOut(Schema):
+    evaluated_at: datetime
+    outcome: str
+    value: float | None
+    samples: int
+    details: dict[str, Any]
+
+
+class AlertOut(Schema):
+    id: int
+    model: str
+    monitor: str
+    state: str
+    fired_at: datetime
+    details: dict[str, Any]
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    rolled_back: bool
+    rollback_error: str
+
+
+class MonitorOut(MonitorIn):
+    name: str
+    model: str
+    last: EvaluationOut | None
+    alert: AlertOut | None
+
+
+class LogIn(Schema):
+    sample_rate: float = Field(ge=0, le=1)
+
+
+class LogOut(Schema):
+    model: str
+    sample_rate: float
+
+
+def _model(team: str, name: str) -> Asset:
+    return registry.get_asset(Kind.MODEL, team, name)
+
+
+@router.post("/models/{team}/{name}/feedback", response=FeedbackOut, operation_id="send_feedback")
+def feedback(request: HttpRequest, team: str, name: str, body: FeedbackIn) -> dict[str, Any]:
+    asset = _model(team, name)
+    require_member(request.user, asset.team, f"send feedback for {asset.ref}")
+    labels = [(item.request_id, item.label) for item in body.labels]
+    return {"received": services.record_feedback(request.user, asset, labels)}
+
+
+@router.put("/models/{team}/{name}/log", response=LogOut, operation_id="set_prediction_log")
+def set_log(request: HttpRequest, team: str, name: str, body: LogIn) -> dict[str, Any]:
+    asset = _model(team, name)
+    require_member(request.user, asset.team, f"change the prediction log of {asset.ref}")
+    settings = services.set_sample_rate(request.user, asset, body.sample_rate)
+    return {"model": asset.ref, "sample_rate": settings.sample_rate}
+
+
+@router.get(
+    "/models/{team}/{name}/monitors", response=list[MonitorOut], operation_id="list_monitors"
+)
+def monitors(request: HttpRequest, team: str, name: str) -> list[dict[str, Any]]:
+    asset = _model(team, name)
+    return [monitor_body(m) for m in asset.monitors.select_related("asset__team").order_by("name")]
+
+
+@router.put(
+    "/models/{team}/{name}/monitors/{monitor}", response=MonitorOut, operation_id="declare_monitor"
+)
+def declare(
+    request: HttpRequest, team: str, name: str, monitor: MonitorName, body: MonitorIn
+) -> dict[str, Any]:
+    asset = _model(team, name)
+    require_member(request.user, asset.team, f"declare monitors of {asset.ref}")
+    fields = body.dict(exclude={"kind"})
+    return monitor_body(services.declare_monitor(request.user, asset, monitor, body.kind, **fields))
+
+
+@router.delete(
+    "/models/{team}/{name}/monitors/{monitor}", response={204: None}, operation_id="delete_monitor"
+)
+def delete(request: HttpRequest, team: str, name: str, monitor: MonitorName) -> tuple[int, None]:
+    asset = _model(team, name)
+    require_member(request.user, asset.team, f"delete monitors of {asset.ref}")
+    services.delete_monitor(request.user, _monitor(asset, monitor))
+    return 204, None
+
+
+@router.get("/models/{team}/{name}/alerts", response=list[AlertOut], operation_id="list_alerts")
+def alerts(
+    request: HttpRequest,
+    team: str,
+    name: str,
+    state: Literal["firing", "acknowledged", "resolved"] | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    rows = Alert.objects.filter(monitor__asset=_model(team, name))
+    if state is not None:
+        rows = rows.filter(state=state)
+    rows = rows.select_related("monitor__asset__team", "acknowledged_by")
+    return [alert_body(alert) for alert in rows[: max(1, min(limit, 500))]]
+
+
+@router.post(
+    "/monitoring/alerts/{alert_id}/acknowledge", response=AlertOut, operation_id="acknowledge_alert"
+)
+def acknowledge(request: HttpRequest, alert_id: Id) -> dict[str, Any]:
+    alert = Alert.objects.select_related("monitor__asset__team").filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}; `modelyard monitor alerts TEAM/NAME` lists them.")
+    team = alert.monitor.asset.team
+    require_member(request.user, team, f"acknowledge alerts of {alert.monitor.asset.ref}")
+    return alert_body(services.acknowledge(request.user, alert.pk))
+
+
+def _monitor(asset: Asset, name: str) -> Monitor:
+    monitor = asset.monitors.filter(name=name).first()
+    if monitor is None:
+        raise NotFound(f"{asset.ref} has no monitor {name!r}.")
+    return monitor
+
+
+def monitor_body(monitor: Monitor) -> dict[str, Any]:
+    last = monitor.evaluations.first()
+    alert = monitor.alerts.filter(state__in=Alert.OPEN).select_related("acknowledged_by").first()
+    return {
+        "name": monitor.name,
+        "model": monitor.asset.ref,
+        **{field: getattr(monitor, field) for field in MonitorIn.model_fields},
+        "last": _evaluation_body(last) if last else None,
+        "alert": alert_body(alert) if alert else None,
+    }
+
+
+def _evaluation_body(evaluation: Evaluation) -> dict[str, Any]:
+    fields = ("evaluated_at", "outcome", "value", "samples", "details")
+    return {field: getattr(evaluation, field) for field in fields}
+
+
+def alert_body(alert: Alert) -> dict[str, Any]:
+    by = alert.acknowledged_by
+    return {
+        "id": alert.pk,
+        "model": alert.monitor.asset.ref,
+        "monitor": alert.monitor.name,
+        "state": alert.state,
+        "fired_at": alert.fired_at,
+        "details": alert.details,
+        "acknowledged_by": by.get_username() if by else None,
+        "acknowledged_at": alert.acknowledged_at,
+        "resolved_at": alert.resolved_at,
+        "rolled_back": alert.rolled_back_at is not None and not alert.rollback_error,
+        "rollback_error": alert.rollback_error,
+    }
