@@ -34,7 +34,7 @@ CAP = 3
 def publisher(redis_url: str) -> Iterator[Celery]:
     url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
-    app = Celery(broker=url)
+    app = Celery(broker=url, set_as_current=False)
     app.conf.task_routes = settings.CELERY_TASK_ROUTES
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     yield app

@@ -40,7 +40,7 @@ def broker(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """
     url = broker_for(redis_url)
     redis.Redis.from_url(url).flushdb()
-    publisher = Celery(broker=url)
+    publisher = Celery(broker=url, set_as_current=False)
     publisher.conf.task_routes = settings.CELERY_TASK_ROUTES  # deletions on `deletions`
     monkeypatch.setattr(lib_tasks, "current_app", publisher)
     yield url

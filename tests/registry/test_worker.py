@@ -43,7 +43,7 @@ def test_worker_deletes_bytes_of_a_scheduled_version(
     # Mark it the way the service does, but hand the task to the real broker ourselves:
     # the test process runs tasks eagerly, the worker process consumes from Redis.
     AssetVersion.objects.filter(pk=version.pk).update(lifecycle_state=LifecycleState.DELETING)
-    sender = Celery(broker=broker_url)
+    sender = Celery(broker=broker_url, set_as_current=False)
     sender.send_task(
         "modelyard.registry.tasks.delete_version_bytes", args=[version.pk], queue="deletions"
     )
