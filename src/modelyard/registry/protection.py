@@ -64,13 +64,7 @@ def root_ids(at: datetime) -> set[int]:
 
 def protected_ids(at: datetime | None = None) -> set[int]:
     """Every protected version: the roots and everything upstream of them."""
-    protected = root_ids(at or timezone.now())
-    frontier = set(protected)
-    while frontier:
-        upstream = _upstream_of(frontier) - protected
-        protected |= upstream
-        frontier = upstream
-    return protected
+    return upstream_closure(root_ids(at or timezone.now()))
 
 
 def _upstream_of(ids: set[int]) -> set[int]:
