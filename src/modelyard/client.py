@@ -244,6 +244,8 @@ class Client:
         """
         parsed = _asset_ref(ref)
         uploads, uris = _sources(paths_or_uris)
+        if kind == "model":
+            signature, input_example = _mlflow_declared(paths_or_uris, signature, input_example)
         metadata: Json = {
             "description": description,
             "flavor": flavor,
@@ -601,6 +603,33 @@ def _sources(paths_or_uris: Sequence[str | Path]) -> tuple[list[_LocalFile], lis
             uploads.extend(_local_files(Path(item)))
     _check_unique([upload.name for upload in uploads] + [name for name, _ in uris])
     return uploads, uris
+
+
+def _mlflow_declared(
+    paths_or_uris: Sequence[str | Path],
+    signature: Mapping[str, Any] | None,
+    input_example: Sequence[Any] | None,
+) -> tuple[Mapping[str, Any] | None, Sequence[Any] | None]:
+    """What an uploaded MLflow model directory's MLmodel declares (its signature's inputs
+    and its input example), for whichever of the two the caller did not give."""
+    directories = [Path(p) for p in paths_or_uris if "://" not in str(p) and Path(p).is_dir()]
+    mlmodels = [d for d in directories if (d / "MLmodel").is_file()]
+    given = dict(signature or {})
+    if len(mlmodels) != 1 or (given.get("inputs") and given.get("outputs") and input_example):
+        return signature, input_example
+    # Imported here: numpy and pyarrow would slow every CLI command's start.
+    from modelyard.loading.errors import ModelLoadError
+    from modelyard.loading.signatures import from_mlmodel, predicted_outputs
+
+    try:
+        declared, example = from_mlmodel(mlmodels[0])
+        example = list(input_example) if input_example is not None else example
+        merged = {**declared, **given}
+        if merged.get("inputs") and not merged.get("outputs") and example:
+            merged["outputs"] = predicted_outputs(mlmodels[0], "mlflow", example)
+    except (ModelLoadError, ValueError) as error:
+        raise ClientError(f"{mlmodels[0]}: {error}") from None
+    return merged, example
 
 
 def _uri_name(uri: str) -> str:

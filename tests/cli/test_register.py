@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.cli import Cli, write
 
 
@@ -147,3 +149,33 @@ def test_upload_reports_progress_in_bytes(cli: Cli, tmp_path: Path) -> None:
 
     assert seen[-1] == (201_000, 201_000)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_an_mlflow_model_brings_its_signature_and_example_and_passes_the_gate(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Saved by MLflow itself, in its safe default format for scikit-learn (skops).
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    from mlflow.models import infer_signature
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    rows, labels = load_breast_cancer(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=3000).fit(rows, labels)
+    directory = tmp_path / "model"
+    mlflow_sklearn.save_model(
+        model,
+        str(directory),
+        serialization_format="skops",
+        signature=infer_signature(rows, model.predict(rows)),
+        input_example=rows.head(3),
+        pip_requirements=["scikit-learn"],
+    )
+
+    cli("models", "register", "red/mlf", str(directory), "--flavor", "mlflow")
+
+    shown = cli.json("models", "show", "red/mlf:1")
+    assert [c["name"] for c in shown["signature"]["inputs"]] == list(rows.columns)
+    assert shown["input_example"] == rows.head(3).to_numpy().tolist()
+    promoted = cli("promote", "red/mlf", "1").stdout
+    assert "red/mlf@production: - -> 1 (promoted)" in promoted or "(promoted)" in promoted

@@ -321,7 +321,7 @@ def test_cloudpickled_model_without_cloudpickle_says_to_install_it(tmp_path, mon
 
 
 def test_empty_directory_says_what_to_register(tmp_path):
-    with pytest.raises(ModelLoadError, match=r"No \.joblib or \.pkl file in .*model\.joblib"):
+    with pytest.raises(ModelLoadError, match=r"No \.joblib or \.pkl or \.skops file in .*model\.joblib"):
         load_predictor(tmp_path, "sklearn")
 
 

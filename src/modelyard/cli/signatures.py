@@ -28,30 +28,14 @@ SIGNATURE_FROM_HELP = (
     "A CSV or Parquet sample of the input data (a few rows will do): its column names and "
     "types become the signature's inputs (models) or columns (data and feature sets)."
 )
-# Arrow type ids as the signature names them; anything else is kept as Arrow writes it.
-_TYPES = {
-    "double": "double",
-    "float": "float",
-    "halffloat": "float",
-    "int64": "long",
-    "int32": "int",
-    "int16": "int",
-    "int8": "int",
-    "uint8": "int",
-    "uint16": "int",
-    "uint32": "long",
-    "bool": "boolean",
-    "string": "string",
-    "large_string": "string",
-}
 
 
-def columns_of(path: Path) -> list[dict[str, str]]:
+def columns_of(path: Path) -> list[dict[str, Any]]:
     """The name and signature type of each column of a CSV or Parquet file."""
-    import pyarrow as pa
+    # Imported here: numpy and pyarrow would slow every CLI command's start.
+    from modelyard.loading.signatures import columns_of_schema
 
-    schema = _schema(path)
-    return [{"name": field.name, "type": _type(field.type, pa)} for field in schema]
+    return columns_of_schema(_schema(path))
 
 
 def _schema(path: Path) -> Any:
@@ -72,12 +56,6 @@ def _schema(path: Path) -> Any:
     raise click.BadParameter(
         f"{path}: give a .csv, .tsv or .parquet file.", param_hint="--signature-from"
     )
-
-
-def _type(arrow_type: Any, pa: Any) -> str:
-    if pa.types.is_timestamp(arrow_type):
-        return "timestamp"
-    return _TYPES.get(str(arrow_type), str(arrow_type))
 
 
 def merged(kind: str, given: dict[str, Any], sample: Path | None) -> dict[str, Any]:

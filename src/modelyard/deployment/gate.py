@@ -49,7 +49,8 @@ class GateReport:
         return all(check.passed for check in self.checks)
 
     def summary(self) -> str:
-        failed = [f"{c.name}: {c.message}" for c in self.checks if not c.passed]
+        # Without their closing periods: the summary is set inside a sentence of its own.
+        failed = [f"{c.name}: {c.message.rstrip('.')}" for c in self.checks if not c.passed]
         return "; ".join(failed) if failed else "all checks passed"
 
     def as_json(self) -> dict[str, Any]:

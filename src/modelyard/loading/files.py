@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,12 @@ from modelyard.loading.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
-PICKLE_SUFFIXES = (".joblib", ".pkl")
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".skops")
 ONNX_SUFFIXES = (".onnx",)
-_PREFERRED_NAMES = ("model.joblib", "model.pkl", "model.onnx")
+_PREFERRED_NAMES = ("model.skops", "model.joblib", "model.pkl", "model.onnx")
+# skops runs no code on load; it builds only the types it is told to trust. These libraries'
+# own types are trusted; any other type must be listed by the MLmodel that names the file.
+_SKOPS_TRUSTED_LIBRARIES = ("sklearn.", "numpy.", "scipy.")
 
 
 def model_file(directory: Path, suffixes: tuple[str, ...]) -> Path:
@@ -54,8 +58,12 @@ def _no_model_file(directory: Path, suffixes: tuple[str, ...]) -> str:
     return f"{message}."
 
 
-def unpickle(path: Path) -> Any:
-    """The estimator in a joblib or pickle file. This runs the file's code: sandbox it."""
+def unpickle(path: Path, trusted: Sequence[str] = ()) -> Any:
+    """The estimator in a joblib, pickle or skops file. A joblib or pickle file runs its
+    code: sandbox it. A skops file runs none; `trusted` names the types it may build beyond
+    scikit-learn's, numpy's and scipy's."""
+    if path.suffix.lower() == ".skops":
+        return _checked(load_skops(path, trusted), path)
     try:
         estimator = joblib.load(path)  # also reads plain pickle files (MLflow's)
     except ModuleNotFoundError as error:
@@ -66,6 +74,10 @@ def unpickle(path: Path) -> Any:
             "joblib.dump or pickle.dump from a fitted model, using the library versions "
             "installed in the serving environment."
         ) from error
+    return _checked(estimator, path)
+
+
+def _checked(estimator: Any, path: Path) -> Any:
     if not callable(getattr(estimator, "predict", None)):
         raise ModelLoadError(
             f"{path} holds a {type(estimator).__name__}, which has no predict method; "
@@ -73,6 +85,35 @@ def unpickle(path: Path) -> Any:
         )
     _single_threaded(estimator)
     return estimator
+
+
+def load_skops(path: Path, trusted: Sequence[str] = ()) -> Any:
+    """A model saved by skops (MLflow's `serialization_format: skops`), building only
+    scikit-learn's, numpy's and scipy's types and those in `trusted`."""
+    import skops.io
+
+    try:
+        needed = skops.io.get_untrusted_types(file=path)
+        refused = [
+            name
+            for name in needed
+            if not name.startswith(_SKOPS_TRUSTED_LIBRARIES) and name not in trusted
+        ]
+        if refused:
+            raise ModelLoadError(
+                f"{path} holds types modelyard does not trust: {', '.join(refused)}. Save the "
+                "model with mlflow.sklearn (skops_trusted_types=[...] lists them in its "
+                "MLmodel) after checking them, or export the model to ONNX."
+            )
+        return skops.io.load(path, trusted=needed)
+    except ModelLoadError:
+        raise
+    except Exception as error:  # a damaged or foreign file can raise almost anything
+        raise ModelLoadError(
+            f"Cannot load {path} with skops: {type(error).__name__}: {error}. Check it was "
+            "saved with skops.io.dump (or mlflow.sklearn with serialization_format='skops') "
+            "using the library versions installed in the serving environment."
+        ) from error
 
 
 def _missing_module(path: Path, module: str) -> str:

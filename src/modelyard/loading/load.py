@@ -91,9 +91,13 @@ def check_flavor(flavor: str) -> str:
 
 
 def _serve_estimator(
-    directory: Path, source: Path, flavor: str, options: _LoadOptions
+    directory: Path,
+    source: Path,
+    flavor: str,
+    options: _LoadOptions,
+    trusted: tuple[str, ...] = (),
 ) -> Predictor:
-    estimator = unpickle(source)
+    estimator = unpickle(source, trusted)
     native = SklearnPredictor(estimator, flavor=flavor, n_features=_width(estimator, options))
     example = example_for(native.n_features, options.example)
     if example is None:  # the width is unknown: nothing to check or convert against
@@ -128,9 +132,9 @@ def _onnx_for(
 
 def _load_mlflow(directory: Path, mlmodel: Path, options: _LoadOptions) -> Predictor:
     flavors = read_flavors(mlmodel)
-    pickled = pickled_estimator(flavors, mlmodel)
-    if pickled is not None:
-        return _serve_estimator(directory, pickled, "mlflow-sklearn", options)
+    saved = pickled_estimator(flavors, mlmodel)
+    if saved is not None:
+        return _serve_estimator(directory, saved.path, "mlflow-sklearn", options, saved.trusted)
     predictor = load_pyfunc(mlmodel, flavors)
     if options.example is None:  # random floats could break a typed column signature
         return predictor

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +72,23 @@ def read_flavors(mlmodel: Path) -> Mapping[str, Any]:
     return flavors
 
 
-def pickled_estimator(flavors: Mapping[str, Any], mlmodel: Path) -> Path | None:
-    """The pickled estimator of an MLflow scikit-learn model, or None for other models."""
+@dataclass(frozen=True)
+class SavedEstimator:
+    """The file of an MLflow scikit-learn model and the types its MLmodel trusts (skops)."""
+
+    path: Path
+    trusted: tuple[str, ...] = ()
+
+
+def pickled_estimator(flavors: Mapping[str, Any], mlmodel: Path) -> SavedEstimator | None:
+    """The saved estimator of an MLflow scikit-learn model, or None for other models."""
     sklearn_flavor = flavors.get("sklearn")
     pyfunc = flavors.get("python_function")
+    trusted: tuple[str, ...] = ()
     if isinstance(sklearn_flavor, dict):
         _check_serialization(sklearn_flavor, mlmodel)
         relative = sklearn_flavor.get("pickled_model")
+        trusted = tuple(str(name) for name in sklearn_flavor.get("skops_trusted_types") or ())
     elif isinstance(pyfunc, dict) and pyfunc.get("loader_module") == "mlflow.sklearn":
         # Older MLflow versions wrote `data` instead of `model_path`.
         relative = pyfunc.get("model_path") or pyfunc.get("data")
@@ -88,15 +99,16 @@ def pickled_estimator(flavors: Mapping[str, Any], mlmodel: Path) -> Path | None:
             f"{mlmodel} names the model file {relative!r}, which is not in {mlmodel.parent}; "
             "register every file of the MLflow model directory."
         )
-    return mlmodel.parent / str(relative)
+    return SavedEstimator(mlmodel.parent / str(relative), trusted)
 
 
 def _check_serialization(sklearn_flavor: Mapping[str, Any], mlmodel: Path) -> None:
     serialization = str(sklearn_flavor.get("serialization_format", "cloudpickle")).lower()
-    if serialization not in ("pickle", "cloudpickle"):
+    if serialization not in ("skops", "pickle", "cloudpickle"):
         raise ModelLoadError(
             f"{mlmodel} uses serialization_format {serialization!r}, which modelyard cannot "
-            "load; log the model with serialization_format='cloudpickle' or 'pickle'."
+            "load; log the model with serialization_format='skops' (safe: it runs no code "
+            "on load), 'cloudpickle' or 'pickle'."
         )
 
 

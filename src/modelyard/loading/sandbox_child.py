@@ -42,6 +42,10 @@ _ESTIMATORS = (
     "sklearn.pipeline",
     "sklearn.preprocessing",
     "sklearn.tree",
+    # MLflow's default format for scikit-learn models (it imports urllib, among others).
+    "skops.io",
+    "zipfile",
+    "encodings.cp437",  # zipfile's codec for names, imported lazily on first read
 )
 
 
