@@ -321,7 +321,8 @@ def test_cloudpickled_model_without_cloudpickle_says_to_install_it(tmp_path, mon
 
 
 def test_empty_directory_says_what_to_register(tmp_path):
-    with pytest.raises(ModelLoadError, match=r"No \.joblib or \.pkl or \.skops file in .*model\.joblib"):
+    expected = r"No \.joblib or \.pkl or \.skops file in .*model\.joblib"
+    with pytest.raises(ModelLoadError, match=expected):
         load_predictor(tmp_path, "sklearn")
 
 
