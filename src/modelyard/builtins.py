@@ -82,7 +82,7 @@ def _job(model: AssetVersion, uris: list[str], output: str) -> engine.Job:
     source, flavor = version_source(model)
     spec = engine.ModelSpec(str(source), flavor, model.ref, columns)
     workdir = workdir_for(output)
-    parts = plan(list_inputs(uris), columns, 250_000, workdir)
+    parts = plan(list_inputs(uris), columns, 250_000)
     return engine.Job(spec, tuple(parts), output, str(workdir))
 
 

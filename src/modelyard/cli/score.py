@@ -60,7 +60,7 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
     type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
-    help="local: processes on this machine; spark: mapInPandas on --spark-master.",
+    help="local: processes on this machine; spark: one Spark task per part on --spark-master.",
 )
 @click.option(
     "--spark-master",
@@ -134,12 +134,12 @@ def _score(request: client_side.Request) -> dict[str, object]:
     with Client() as client:
         job, model, dataset_ref = client_side.prepare(client, request)
         total = client_side.total_rows(job.parts)
-        if request.engine == "spark":
-            from modelyard.scoring import spark
+        with _rows_bar(total, len(job.parts)) as progress:
+            if request.engine == "spark":
+                from modelyard.scoring import spark
 
-            outcome = spark.run(job, request.spark_master)
-        else:
-            with _rows_bar(total, len(job.parts)) as progress:
+                outcome = spark.run(job, request.spark_master, progress)
+            else:
                 outcome = engine.run(job, request.workers, progress)
         scored = client_side.Scored(job.parts, outcome.rows, outcome.parts_skipped > 0)
         registered = client_side.register_output(client, request, model, dataset_ref, scored)

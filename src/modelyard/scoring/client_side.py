@@ -59,7 +59,7 @@ def prepare(client: Client, request: Request) -> tuple[engine.Job, Json, str | N
     workdir = workdir_for(request.output_uri)
     version, spec = resolve_model(client, request.model_ref, workdir)
     uris, dataset_ref = resolve_input(client, request.input)
-    parts = plan(list_inputs(uris), [*spec.columns, *request.keep], request.rows_per_part, workdir)
+    parts = plan(list_inputs(uris), [*spec.columns, *request.keep], request.rows_per_part)
     job = engine.Job(
         spec,
         tuple(parts),
