@@ -68,7 +68,7 @@ def test_the_cluster_retries_a_failed_task_and_scores_like_the_local_engine(
 
 
 def test_score_command_on_the_cluster_registers_the_output(
-    cli: Cli, spark_cluster, served_model, parquet_dir: Path, rows, estimators, tmp_path, monkeypatch
+    cli: Cli, spark_cluster, served_model, parquet_dir, rows, estimators, tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setenv("MODELYARD_SPARK_EXECUTOR_MEMORY", "512m")
     output = tmp_path / "spark-scores"

@@ -35,9 +35,7 @@ def run(job: Job, master: str, progress: engine.Progress | None = None) -> Outco
     rows = 0
     if todo:
         with spark_session.session(master, f"modelyard score {job.model.ref}") as spark:
-            shipped = spark_session.ship_folder(
-                spark, Path(job.model.directory), Path(job.workdir)
-            )
+            shipped = spark_session.ship_folder(spark, Path(job.model.directory), Path(job.workdir))
             task = partial(_score_on_executor, job=job, shipped=shipped)
             rows = sum(spark_session.run_tasks(spark, todo, task, progress))
     return Outcome(rows, len(todo), len(done), time.perf_counter() - started)

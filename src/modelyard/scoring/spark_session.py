@@ -152,10 +152,10 @@ def require_modelyard(spark: Any, python: str, timeout: float) -> None:
     if "No module named 'modelyard'" not in str(error):
         raise ScoringError(f"A Spark task failed: {_task_error(error)}")
     raise ScoringError(
-            f"The Spark executors' Python ({python}) cannot import modelyard: install it there "
-            f"({INSTALL_HINT}, the same version as here), or point MODELYARD_SPARK_PYTHON at "
-            "a Python that has it."
-        ) from None
+        f"The Spark executors' Python ({python}) cannot import modelyard: install it there "
+        f"({INSTALL_HINT}, the same version as here), or point MODELYARD_SPARK_PYTHON at "
+        "a Python that has it."
+    ) from None
 
 
 def _modelyard_version(_: object) -> str:
@@ -285,9 +285,14 @@ def _task_error(error: BaseException) -> str:
 
 def _looks_raised(line: str) -> bool:
     name, separator, _ = line.partition(": ")
-    return bool(separator) and name.replace(".", "").isidentifier() and name[-5:] in (
-        "Error",
-        "ption",
+    return (
+        bool(separator)
+        and name.replace(".", "").isidentifier()
+        and name[-5:]
+        in (
+            "Error",
+            "ption",
+        )
     )
 
 
