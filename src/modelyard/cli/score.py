@@ -40,7 +40,15 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
     "input_",
     required=True,
     metavar="URI|dataset:TEAM/NAME[:V]",
-    help="A Parquet/CSV file or folder (file://, s3://), or a registered data set.",
+    help="A Parquet/CSV file or folder (file://, s3://), a Parquet Hive table "
+    "(hive://host:port/db/table), or a registered data set.",
+)
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only this partition of a hive:// table (repeat for several keys).",
 )
 @click.option(
     "--output",
@@ -93,6 +101,7 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
 def score(
     model: str,
     input_: str,
+    partitions: tuple[str, ...],
     output: str,
     register_as: str | None,
     engine_name: str,
@@ -115,6 +124,7 @@ def score(
         tuple(c.strip() for c in keep.split(",") if c.strip()),
         engine_name,
         spark_master,
+        partitions,
     )
     try:
         result = _score(request)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,11 +51,24 @@ class InputFile:
     format: str  # parquet or csv
 
 
-def list_inputs(uris: Sequence[str]) -> list[InputFile]:
-    """Every .parquet/.csv object under the URIs (files or prefixes), in a stable order."""
+LocationCheck = Callable[[str], None]  # raises when a location may not be read
+
+
+def list_inputs(
+    uris: Sequence[str],
+    partitions: Sequence[str] = (),
+    check_location: LocationCheck | None = None,
+) -> list[InputFile]:
+    """Every .parquet/.csv object under the URIs (files or prefixes), in a stable order;
+    for a `hive://` table, its Parquet files (of the partitions `KEY=VALUE` given)."""
     found = []
     for uri in uris:
-        found += files_under(uri)
+        if storage.parse_uri(uri).scheme == "hive":
+            found += hive_files(uri, partitions, check_location)
+        elif partitions:
+            raise ScoringError(f"--partition selects partitions of hive:// tables, not of {uri}.")
+        else:
+            found += files_under(uri)
     if not found:
         raise ScoringError(
             f"No .parquet or .csv file at {', '.join(uris)}; point --input at a file or a "
@@ -73,6 +86,41 @@ def files_under(uri: str, fmt: str | None = None) -> list[InputFile]:
         raise ScoringError(f"Cannot read the input {uri}: {error}") from None
     visible = [o for o in objects if not _hidden(o.relpath)]
     return [InputFile(o.uri, f) for o in visible if (f := fmt or _format(o.uri))]
+
+
+def hive_files(
+    uri: str, partitions: Sequence[str], check_location: LocationCheck | None
+) -> list[InputFile]:
+    """A Parquet table's files, read from its location once that passes the store check."""
+    from modelyard.storage.hive import HiveStore, readable_location
+
+    wanted = [_partition(text) for text in partitions]
+    try:
+        info = HiveStore().describe(uri)
+        location = readable_location(info)
+    except storage.StorageError as error:
+        raise ScoringError(f"Cannot read the table {uri}: {error}") from None
+    if "parquet" not in info.storage_format.lower():
+        raise ScoringError(
+            f"{uri} is stored as {info.storage_format or 'an unknown format'}; modelyard "
+            "scores Parquet tables (write a Parquet copy, e.g. CREATE TABLE … STORED AS "
+            "PARQUET AS SELECT …)."
+        )
+    if check_location is None:
+        raise ScoringError(f"{uri}: a table's location is read only after a store check.")
+    check_location(location)
+    files = files_under(location, "parquet")
+    chosen = [f for f in files if set(wanted) <= set(f.uri[len(location) :].split("/"))]
+    if files and not chosen:
+        raise ScoringError(f"{uri} has no partition {', '.join(wanted)}; check --partition.")
+    return chosen
+
+
+def _partition(text: str) -> str:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip() or not value:
+        raise ScoringError(f"--partition {text!r} is not KEY=VALUE, e.g. day=2026-11-30.")
+    return f"{key.strip().lower()}={value}"
 
 
 def _format(uri: str) -> str | None:
