@@ -65,10 +65,32 @@ def session(master: str, app_name: str) -> Iterator[Any]:
     require_java()
     require_reachable(master)
     settings = Settings.configured()
-    # The JVM reads PYSPARK_PYTHON for its Python workers; the conf is for the executors.
-    os.environ["PYSPARK_PYTHON"] = settings.python
+    with _python_of_workers(settings.python):
+        spark = _started(SparkSession.builder, master, app_name, settings)
+    try:
+        require_modelyard(spark, settings.python, settings.start_timeout)
+        yield spark
+    finally:
+        spark.stop()
+
+
+@contextlib.contextmanager
+def _python_of_workers(python: str) -> Iterator[None]:
+    """pyspark reads PYSPARK_PYTHON when the context starts; put back what was there."""
+    before = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = python
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYSPARK_PYTHON", None)
+        else:
+            os.environ["PYSPARK_PYTHON"] = before
+
+
+def _started(builder: Any, master: str, app_name: str, settings: Settings) -> Any:
     builder = (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.pyspark.python", settings.python)
@@ -77,14 +99,9 @@ def session(master: str, app_name: str) -> Iterator[Any]:
         .config("spark.executor.extraJavaOptions", QUICK_JVM)
     )
     try:
-        spark = builder.getOrCreate()
+        return builder.getOrCreate()
     except Exception as error:  # py4j and pyspark raise several kinds; all mean "no session"
         raise ScoringError(f"Spark did not start on {master}: {_first_line(error)}") from None
-    try:
-        require_modelyard(spark, settings.python, settings.start_timeout)
-        yield spark
-    finally:
-        spark.stop()
 
 
 def _pyspark_session_class() -> Any:
