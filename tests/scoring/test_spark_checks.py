@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modelyard.scoring import spark_session
-from modelyard.scoring.inputs import ScoringError
+from modelyard.lib import spark_session
+from modelyard.lib.spark_session import SparkError
 from tests.fixtures.cli import Cli
 
 
@@ -41,7 +41,7 @@ def test_missing_java_is_named_with_how_to_install_it(monkeypatch, tmp_path: Pat
     monkeypatch.setenv("PATH", str(tmp_path))  # no java here
     monkeypatch.delenv("JAVA_HOME", raising=False)
 
-    with pytest.raises(ScoringError, match=r"needs Java 17 .* apt-get install openjdk-17"):
+    with pytest.raises(SparkError, match=r"needs Java 17 .* apt-get install openjdk-17"):
         spark_session.require_java()
 
 

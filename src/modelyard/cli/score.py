@@ -12,6 +12,7 @@ from rich.console import Console
 
 from modelyard.cli.catalog import _print_json, json_option
 from modelyard.client import Client, ClientError
+from modelyard.lib.spark_session import SparkError
 from modelyard.loading import ModelLoadError
 from modelyard.scoring import client_side, engine
 from modelyard.scoring.inputs import ScoringError
@@ -128,7 +129,7 @@ def score(
     )
     try:
         result = _score(request)
-    except (ScoringError, ModelLoadError, ClientError) as error:
+    except (ScoringError, SparkError, ModelLoadError, ClientError) as error:
         raise click.ClickException(str(error)) from None
     if as_json:
         _print_json(result)

@@ -7,7 +7,7 @@ is the local engine's to the byte layout, a run resumes after a failure (the par
 already there are skipped), a task Spark retries just writes its part again, and S3
 needs no Hadoop connector.
 
-The model's folder is shipped as a zip named by its content hash (`spark_session`), and
+The model's folder is shipped as a zip named by its content hash (`lib/spark_session.py`), and
 each Python worker loads it once, in the sandbox as the local engine does, and keeps it
 for the tasks that follow. Progress (rows and parts) comes from Spark's status tracker and
 an accumulator of rows. Needs the `spark` extra and Java; on a cluster the executors'
@@ -23,7 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from modelyard.scoring import engine, spark_session
+from modelyard.lib import spark_session
+from modelyard.scoring import engine
 from modelyard.scoring.engine import Job, Outcome
 from modelyard.scoring.inputs import Part, workdir_for
 

@@ -1,7 +1,8 @@
 """Spark sessions for modelyard's engines: local mode or a real cluster, one way.
 
-Shared by every `--engine spark` (scoring now; the feature store's backfills and training
-sets can call the same functions): it checks what would otherwise fail with a JVM stack
+Shared by every `--engine spark`: scoring now, and the feature store's backfills and
+training sets can call the same functions (it lives in `lib`, below every app, for that).
+It checks what would otherwise fail with a JVM stack
 trace (Java, a reachable master, modelyard in the executors' Python) and says what to do
 in one line; it sets what a cluster needs (the executors' Python and memory); it ships a
 local folder to the executors as a zip named by its content hash, which each executor
@@ -31,9 +32,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from modelyard import config
-from modelyard.scoring.inputs import ScoringError
 
 Item = TypeVar("Item")
+
+
+class SparkError(Exception):
+    """Spark cannot run the work as asked; the message says what to do, in one line."""
+
+
 TaskProgress = Callable[[int, int], None]  # (count summed so far, tasks done)
 INSTALL_HINT = "pip install 'modelyard[spark]'"
 POLL_SECONDS = 0.5
@@ -101,14 +107,14 @@ def _started(builder: Any, master: str, app_name: str, settings: Settings) -> An
     try:
         return builder.getOrCreate()
     except Exception as error:  # py4j and pyspark raise several kinds; all mean "no session"
-        raise ScoringError(f"Spark did not start on {master}: {_first_line(error)}") from None
+        raise SparkError(f"Spark did not start on {master}: {_first_line(error)}") from None
 
 
 def _pyspark_session_class() -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise ScoringError(f"The spark engine needs pyspark: {INSTALL_HINT}.") from None
+        raise SparkError(f"The spark engine needs pyspark: {INSTALL_HINT}.") from None
     return SparkSession
 
 
@@ -117,7 +123,7 @@ def require_java() -> None:
     if java_home and Path(java_home, "bin", "java").exists():
         return
     if shutil.which("java") is None:
-        raise ScoringError(
+        raise SparkError(
             "The spark engine needs Java 17 (java on PATH, or JAVA_HOME): install it, e.g. "
             "apt-get install openjdk-17-jre-headless."
         )
@@ -134,7 +140,7 @@ def require_reachable(master: str) -> None:
             return
         except (OSError, ValueError) as error:
             reason = _first_line(error)
-    raise ScoringError(
+    raise SparkError(
         f"Cannot reach the Spark master {master} ({reason}): start it, or fix --spark-master."
     )
 
@@ -158,7 +164,7 @@ def require_modelyard(spark: Any, python: str, timeout: float) -> None:
     thread.join(timeout)
     if thread.is_alive():
         context.cancelJobGroup(group)
-        raise ScoringError(
+        raise SparkError(
             f"No Spark executor ran a task within {timeout:.0f} s on {context.master}: check "
             "that workers are registered with free cores and memory for "
             "MODELYARD_SPARK_EXECUTOR_MEMORY (or raise MODELYARD_SPARK_START_TIMEOUT_SECONDS)."
@@ -167,8 +173,8 @@ def require_modelyard(spark: Any, python: str, timeout: float) -> None:
     if error is None:
         return
     if "No module named 'modelyard'" not in str(error):
-        raise ScoringError(f"A Spark task failed: {_task_error(error)}")
-    raise ScoringError(
+        raise SparkError(f"A Spark task failed: {_task_error(error)}")
+    raise SparkError(
         f"The Spark executors' Python ({python}) cannot import modelyard: install it there "
         f"({INSTALL_HINT}, the same version as here), or point MODELYARD_SPARK_PYTHON at "
         "a Python that has it."
@@ -276,7 +282,7 @@ def run_tasks(
         if progress:
             progress(counted.value, _tasks_done(context, group))
     if "error" in results:
-        raise ScoringError(f"The Spark job failed: {_task_error(results['error'])}") from None
+        raise SparkError(f"The Spark job failed: {_task_error(results['error'])}") from None
     counts: list[int] = results["counts"]
     return counts
 
