@@ -8,10 +8,12 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from modelyard.lib.spark_session import SparkError
 from modelyard.scoring import engine, spark
 from modelyard.scoring.inputs import list_inputs, plan
 from tests.fixtures.cli import Cli
@@ -109,3 +111,21 @@ def test_executors_without_modelyard_are_named_with_how_to_install_it(
     assert f"The Spark executors' Python ({bare}) cannot import modelyard" in said
     assert "pip install 'modelyard[spark]'" in said
     assert len(said.strip().splitlines()) == 1
+
+
+def test_a_cluster_without_room_for_an_executor_is_one_line(
+    spark_cluster, parquet_dir: Path, estimators, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_SPARK_EXECUTOR_MEMORY", "2g")  # the workers offer 512 MB
+    monkeypatch.setenv("MODELYARD_SPARK_START_TIMEOUT_SECONDS", "3")
+    model = tmp_path / "model"
+    model.mkdir()
+    joblib.dump(estimators["good"], model / "model.joblib")
+    job = job_for(model, parquet_dir, tmp_path / "out", tmp_path / "work")
+
+    with pytest.raises(SparkError) as raised:
+        spark.run(job, spark_cluster.master)
+
+    assert "No Spark executor ran a task within 3 s" in str(raised.value)
+    assert "MODELYARD_SPARK_EXECUTOR_MEMORY" in str(raised.value)
+    assert not list((tmp_path / "out").glob("part-*"))
