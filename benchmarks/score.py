@@ -55,6 +55,10 @@ peak RSS at 1M and 10M rows (target: the same within 20 %, and below 1 GB).
 
 Writes `results/score.json` (`score_quick.json` with --quick, `score_<rows>.json` for
 another --rows).
+
+`score.py s3` and `score.py cluster` (issue 15, `score_sources.py`) score the same rows from
+`s3://` against `file://` with peak local disk, and on a Spark standalone cluster against
+Spark's local mode and the local engine.
 """
 
 from __future__ import annotations
@@ -983,5 +987,9 @@ def measure(args: argparse.Namespace, stamp: dict[str, Any]) -> dict[str, Any]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["hand-loop"]:
         hand_loop_main(sys.argv[2:])
+    elif sys.argv[1:2] in (["s3"], ["cluster"]):  # issue 15: where the data lies
+        import score_sources
+
+        score_sources.main(sys.argv[1], sys.argv[2:])
     else:
         main()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,19 @@ pytest_plugins = [
     "tests.fixtures.hive",
     "tests.fixtures.models",
     "tests.fixtures.cli",
+    "tests.fixtures.spark",
 ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spark tests once per CI run: they start JVMs for a minute and touch no database,
+    so the SQLite run (MODELYARD_DATABASE_URL empty) leaves them to the PostgreSQL run."""
+    if os.environ.get("MODELYARD_DATABASE_URL"):
+        return
+    spark = [item for item in items if item.get_closest_marker("spark")]
+    if spark:
+        config.hook.pytest_deselected(items=spark)
+        items[:] = [item for item in items if not item.get_closest_marker("spark")]
 
 
 @pytest.fixture(autouse=True)

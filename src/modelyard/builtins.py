@@ -26,7 +26,7 @@ from modelyard.registry.access import record_access, tracker
 from modelyard.registry.models import AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
 from modelyard.scoring import engine
-from modelyard.scoring.inputs import list_inputs, plan, workdir_for
+from modelyard.scoring.inputs import LocationCheck, list_inputs, plan, workdir_for
 from modelyard.serving.loading import version_source
 
 
@@ -63,7 +63,7 @@ def _score_one(
     output = storage.join_uri(_required(ctx, "output"), name.replace("/", "_").replace(":", "-"))
     uris = [a.uri for a in dataset.artifacts.all()] if dataset else [uri or ""]
     stores.check_job_uris(ctx.team, [*uris, output])  # read and written for the team
-    job = _job(model, uris, output)
+    job = _job(model, uris, output, lambda location: stores.check_job_uris(ctx.team, [location]))
     total = sum(part.rows or 0 for part in job.parts) or None
     ctx.log.info("Scoring %s with %s into %s (%d parts)", name, model.ref, output, len(job.parts))
     outcome = engine.run(job, workers=1, progress=lambda rows, _: ctx.progress(rows, total))
@@ -75,14 +75,16 @@ def _score_one(
         _register(ctx, model, dataset, output, total)
 
 
-def _job(model: AssetVersion, uris: list[str], output: str) -> engine.Job:
+def _job(
+    model: AssetVersion, uris: list[str], output: str, check_location: LocationCheck
+) -> engine.Job:
     columns = tuple(c["name"] for c in (model.signature or {}).get("inputs", []))
     if not columns:
         raise ValueError(f"{model.ref} declares no input columns; register it with a signature.")
     source, flavor = version_source(model)
     spec = engine.ModelSpec(str(source), flavor, model.ref, columns)
     workdir = workdir_for(output)
-    parts = plan(list_inputs(uris), columns, 250_000, workdir)
+    parts = plan(list_inputs(uris, (), check_location), columns, 250_000)
     return engine.Job(spec, tuple(parts), output, str(workdir))
 
 

@@ -385,6 +385,10 @@ class Client:
         """The files of a version: path, size_bytes and checksum of each."""
         return self._array("GET", f"{self._version_path(kind, ref)}/files")
 
+    def check_usable(self, team: str, uri: str) -> None:
+        """Raise (403) unless the declared stores let `team` have modelyard read `uri`."""
+        self._object("POST", "/stores/usable", json={"team": team, "uri": uri})
+
     def mark_used(self, kind: str, ref: str) -> None:
         """Tell the server the version was loaded straight from its store, so it stays fresh."""
         self._request("POST", f"{self._version_path(kind, ref)}/access")

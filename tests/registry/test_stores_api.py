@@ -84,3 +84,24 @@ def test_staff_declare_stores_in_the_admin(client: Any, teams: Any, tmp_path: Pa
     assert response.status_code == 302, response.content
     assert DeclaredStore.objects.get().uri == (tmp_path / "lake").as_uri() + "/"
     assert AuditEvent.objects.get(action="store.declared").details["teams"] == "all"
+
+
+def test_members_ask_whether_their_team_may_read_a_location(
+    alice: Api, mallory: Api, declare_store: Any, tmp_path: Path
+) -> None:
+    declare_store((tmp_path / "lake").as_uri(), teams=["red"])
+    inside = (tmp_path / "lake" / "events").as_uri()
+    outside = (tmp_path / "elsewhere").as_uri()
+
+    allowed = alice.post("/stores/usable", {"team": "red", "uri": inside})
+    refused = alice.post("/stores/usable", {"team": "red", "uri": outside})
+    other_team = alice.post("/stores/usable", {"team": "blue", "uri": inside})
+    stranger = mallory.post("/stores/usable", {"team": "red", "uri": inside})
+
+    assert allowed.status_code == 200, allowed.content
+    assert allowed.json() == {"team": "red", "uri": inside}
+    assert refused.status_code == 403
+    assert "is not under a declared store that team 'red' may use" in refused.json()["message"]
+    assert other_team.status_code == 403  # alice is not on blue
+    assert stranger.status_code == 403
+    assert "not a member of team 'red'" in stranger.json()["message"]

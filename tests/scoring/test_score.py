@@ -259,7 +259,7 @@ def test_the_local_engine_runs_the_model_in_a_sandbox(tmp_path, parquet_dir, mon
         spec = engine.ModelSpec(str(model), "sklearn", "red/evil:1", tuple(COLUMNS))
         workdir = tmp_path / "work"
         workdir.mkdir()
-        parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000, workdir)
+        parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000)
         output = (tmp_path / "scores").as_uri()
         job = engine.Job(spec, tuple(parts), output, str(workdir), 1000, ("id",))
 
@@ -286,7 +286,7 @@ def test_a_model_that_fails_to_load_in_a_worker_fails_the_run_naming_it(tmp_path
     spec = engine.ModelSpec(str(model), "sklearn", "red/broken:1", tuple(COLUMNS))
     workdir = tmp_path / "work"
     workdir.mkdir()
-    parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000, workdir)
+    parts = plan(list_inputs([parquet_dir.as_uri()]), COLUMNS, 2000)
     job = engine.Job(spec, tuple(parts), (tmp_path / "scores").as_uri(), str(workdir), 1000)
 
     with pytest.raises(SandboxError, match=r"red/broken:1: load failed: .*cannot load here"):

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from modelyard.cli.catalog import _print_json, json_option
 from modelyard.client import Client, ClientError
+from modelyard.lib.spark_session import SparkError
 from modelyard.loading import ModelLoadError
 from modelyard.scoring import client_side, engine
 from modelyard.scoring.inputs import ScoringError
@@ -40,7 +41,15 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
     "input_",
     required=True,
     metavar="URI|dataset:TEAM/NAME[:V]",
-    help="A Parquet/CSV file or folder (file://, s3://), or a registered data set.",
+    help="A Parquet/CSV file or folder (file://, s3://), a Parquet Hive table "
+    "(hive://host:port/db/table), or a registered data set.",
+)
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only this partition of a hive:// table (repeat for several keys).",
 )
 @click.option(
     "--output",
@@ -60,7 +69,7 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
     type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
-    help="local: processes on this machine; spark: mapInPandas on --spark-master.",
+    help="local: processes on this machine; spark: one Spark task per part on --spark-master.",
 )
 @click.option(
     "--spark-master",
@@ -93,6 +102,7 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
 def score(
     model: str,
     input_: str,
+    partitions: tuple[str, ...],
     output: str,
     register_as: str | None,
     engine_name: str,
@@ -115,10 +125,11 @@ def score(
         tuple(c.strip() for c in keep.split(",") if c.strip()),
         engine_name,
         spark_master,
+        partitions,
     )
     try:
         result = _score(request)
-    except (ScoringError, ModelLoadError, ClientError) as error:
+    except (ScoringError, SparkError, ModelLoadError, ClientError) as error:
         raise click.ClickException(str(error)) from None
     if as_json:
         _print_json(result)
@@ -134,12 +145,12 @@ def _score(request: client_side.Request) -> dict[str, object]:
     with Client() as client:
         job, model, dataset_ref = client_side.prepare(client, request)
         total = client_side.total_rows(job.parts)
-        if request.engine == "spark":
-            from modelyard.scoring import spark
+        with _rows_bar(total, len(job.parts)) as progress:
+            if request.engine == "spark":
+                from modelyard.scoring import spark
 
-            outcome = spark.run(job, request.spark_master)
-        else:
-            with _rows_bar(total, len(job.parts)) as progress:
+                outcome = spark.run(job, request.spark_master, progress)
+            else:
                 outcome = engine.run(job, request.workers, progress)
         scored = client_side.Scored(job.parts, outcome.rows, outcome.parts_skipped > 0)
         registered = client_side.register_output(client, request, model, dataset_ref, scored)

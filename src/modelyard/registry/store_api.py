@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from modelyard.accounts.permissions import require_staff
+from modelyard.accounts.permissions import require_member, require_staff
 from modelyard.accounts.services import get_team
 from modelyard.registry import stores
 from modelyard.registry.models import DeclaredStore
@@ -62,6 +62,27 @@ def _store_body(store: DeclaredStore) -> dict[str, Any]:
         "description": store.description,
         "created_at": store.created_at,
     }
+
+
+class UsableIn(Schema):
+    team: str = Field(max_length=100, description="The team on whose behalf it is read")
+    uri: str = Field(max_length=1000, description="e.g. s3://lake/events/ or file:///data/x")
+
+
+class UsableOut(Schema):
+    team: str
+    uri: str
+
+
+@router.post("/usable", response=UsableOut, operation_id="check_store_usable")
+def check_usable(request: HttpRequest, body: UsableIn) -> dict[str, Any]:
+    """Whether the team may have modelyard read or write there (a member of the team):
+    200 when it may, 403 naming the declared stores when not. `modelyard score` asks
+    before it reads a Hive table's files."""
+    team = get_team(body.team)
+    require_member(request.user, team, f"check where team '{team.name}' may read")
+    stores.check_tree(body.uri, team)
+    return {"team": team.name, "uri": body.uri}
 
 
 @router.get("", response=list[StoreOut], operation_id="list_stores")

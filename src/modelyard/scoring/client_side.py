@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class Request:
     keep: tuple[str, ...]
     engine: str = "local"
     spark_master: str = "local[*]"
+    partitions: tuple[str, ...] = ()
 
 
 def resolve_model(client: Client, ref: str, workdir: Path) -> tuple[Json, engine.ModelSpec]:
@@ -59,7 +61,10 @@ def prepare(client: Client, request: Request) -> tuple[engine.Job, Json, str | N
     workdir = workdir_for(request.output_uri)
     version, spec = resolve_model(client, request.model_ref, workdir)
     uris, dataset_ref = resolve_input(client, request.input)
-    parts = plan(list_inputs(uris), [*spec.columns, *request.keep], request.rows_per_part, workdir)
+    team = version["ref"].partition("/")[0]
+    # A Hive table's files are read for the model's team: only where its stores allow.
+    inputs = list_inputs(uris, request.partitions, partial(client.check_usable, team))
+    parts = plan(inputs, [*spec.columns, *request.keep], request.rows_per_part)
     job = engine.Job(
         spec,
         tuple(parts),

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from modelyard import storage
 from modelyard.loading import ModelLoadError, Predictor, outputs
 from modelyard.loading.sandbox import Limits, SandboxedPredictor, load_untrusted
-from modelyard.scoring.inputs import Part, ScoringError, describe, local_path, read_batches
+from modelyard.scoring.inputs import Part, ScoringError, describe, read_batches
 
 MANIFEST = "_modelyard_scoring.json"
 Progress = Callable[[int, int], None]  # (rows done, parts done)
@@ -72,7 +72,7 @@ def part_uri(output_uri: str, index: int) -> str:
 
 def run(job: Job, workers: int, progress: Progress | None = None) -> Outcome:
     started = time.perf_counter()
-    done = _claim_output(job)
+    done = claim_output(job)
     todo = [part for part in job.parts if part.index not in done]
     if workers <= 1 or len(todo) <= 1:
         rows = _run_here(job, todo, progress)
@@ -93,7 +93,7 @@ def _manifest(job: Job) -> dict[str, Any]:
     }
 
 
-def _claim_output(job: Job) -> set[int]:
+def claim_output(job: Job) -> set[int]:
     """Write the manifest, or check the one there; return the parts already scored."""
     store = storage.get_store(job.output_uri)
     manifest_uri = storage.join_uri(job.output_uri, MANIFEST)
@@ -118,7 +118,7 @@ def _claim_output(job: Job) -> set[int]:
 
 
 def _run_here(job: Job, parts: Sequence[Part], progress: Progress | None) -> int:
-    _start_worker(job)
+    start_worker(job)
     rows = 0
     try:
         for count, part in enumerate(parts, start=1):
@@ -126,7 +126,7 @@ def _run_here(job: Job, parts: Sequence[Part], progress: Progress | None) -> int
             if progress:
                 progress(rows, count)
     finally:
-        _stop_worker()
+        stop_worker()
     return rows
 
 
@@ -136,7 +136,7 @@ def _run_in_processes(
     # fork: the children inherit the imported libraries; each starts one sandbox.
     context = get_context("fork")
     rows = finished = 0
-    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(job,)) as pool:
+    with ProcessPoolExecutor(workers, context, initializer=start_worker, initargs=(job,)) as pool:
         pending = {pool.submit(score_part, part) for part in parts}
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
@@ -151,7 +151,7 @@ def _run_in_processes(
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(job: Job) -> None:
+def start_worker(job: Job) -> None:
     """Once per process: load the model (a sandbox is stopped when the process ends)."""
     spec = job.model
     # No CPU limit: a worker lives as long as its share of the data; each batch still has
@@ -170,24 +170,30 @@ def _start_worker(job: Job) -> None:
         Finalize(predictor, predictor.close, exitpriority=10)
 
 
-def _stop_worker() -> None:
+def stop_worker() -> None:
     _worker.pop("error", None)
     predictor = _worker.pop("predictor", None)
     if isinstance(predictor, SandboxedPredictor):
         predictor.close()
 
 
+def worker_error() -> ModelLoadError | None:
+    """Why this process's model failed to load, if it did."""
+    error: ModelLoadError | None = _worker.get("error")
+    return error
+
+
 def score_part(part: Part) -> int:
+    """Score one part into its output file (this process's worker must be started)."""
     if _worker.get("error") is not None:
         raise _worker["error"]
     job: Job = _worker["job"]
     predictor: Predictor = _worker["predictor"]
-    source = local_path(part.uri, Path(job.workdir))
     target = Path(job.workdir) / f"part-{part.index:05d}.{os.getpid()}.parquet"
     rows = 0
     writer: pq.ParquetWriter | None = None
     try:
-        for batch in read_batches(source, part, [*job.model.columns, *job.keep], job.batch_size):
+        for batch in read_batches(part, [*job.model.columns, *job.keep], job.batch_size):
             table = _scored(batch, predictor, job)
             writer = writer or pq.ParquetWriter(target, table.schema)
             writer.write_table(table)

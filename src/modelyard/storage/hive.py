@@ -153,6 +153,7 @@ class HiveTableInfo:
     created: str
     last_ddl_time: str
     partitioned: bool
+    storage_format: str = ""  # Provider, InputFormat and SerDe, e.g. "hive …ParquetInputFormat"
 
     @property
     def checksum(self) -> str:
@@ -280,6 +281,14 @@ class HiveStore(Store):
             )
         return info
 
+    def describe(self, uri: str) -> HiveTableInfo:
+        """The metastore's description of a table as it is: no ANALYZE, so statistics may
+        be missing (readers that only need the location and format use this)."""
+        target = parse_hive_uri(uri)
+        with _session(target) as session:
+            session.require_table()
+            return session.describe()
+
     def list(self, uri: str) -> Iterator[ObjectInfo]:
         """Yield the table itself: a table has no members to list."""
         yield self.stat(uri)
@@ -382,6 +391,20 @@ def _delete_external_data(info: HiveTableInfo, target: HiveTarget) -> int:
             "Run the delete where that location is reachable, or delete it by hand."
         )
     return store.delete(data_uri)
+
+
+def readable_location(info: HiveTableInfo) -> str:
+    """The storage URI of a table's files, for readers; StorageError where modelyard
+    cannot read (HDFS, another host's disk)."""
+    target = parse_hive_uri(info.uri)
+    try:
+        return location_uri(info.location, target)
+    except DeletionRefused:
+        raise StorageError(
+            f"{info.uri} keeps its files at {info.location!r}, where modelyard cannot read "
+            "them: it reads tables at file: (on this machine) and s3a: locations.",
+            permanent=True,
+        ) from None
 
 
 def location_uri(location: str, target: HiveTarget) -> str:
@@ -522,6 +545,9 @@ def _parse_description(rows: list[tuple[Any, ...]], target: HiveTarget) -> HiveT
         created=details.get("Created Time", ""),
         last_ddl_time=last_ddl.group(1) if last_ddl else "",
         partitioned=_PARTITIONS_HEADER in labels[:details_start],
+        storage_format=" ".join(
+            details.get(label, "") for label in ("Provider", "InputFormat", "Serde Library")
+        ).strip(),
     )
 
 
