@@ -110,6 +110,8 @@ def test_model_page_reads_each_promotion_report(history, teams) -> None:
     # The metric against the champion's, with the direction, tolerance and data.
     assert "<strong>0.8712</strong>" in body
     assert "vs champion <strong>0.91</strong>" in body
+    assert "worse by 0.0388, more than the tolerance" in body  # refused
+    assert "worse by 0.02, more than the tolerance" in body  # forced past it
     assert "higher is better, tolerance 0.01, on red/holdout:1, 569 rows" in body
     assert "(no champion to compare with)" in body
     assert "✗</span> <strong>champion</strong>" in body

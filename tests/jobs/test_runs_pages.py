@@ -94,7 +94,7 @@ def test_progress_rate_and_time_left_come_from_the_run() -> None:
     assert seconds(4) == "4 s"
     assert rate(0.25) == "15/min"
     assert rate(12.34) == "12.3/s"
-    assert log_tail("\n".join(str(n) for n in range(100))).splitlines()[0] == "70"
+    assert log_tail("\n".join(str(n) for n in range(100))).splitlines()[0] == "80"
 
 
 def test_team_page_shows_each_run_with_its_progress_log_and_outputs(runs, teams) -> None:
@@ -105,8 +105,8 @@ def test_team_page_shows_each_run_with_its_progress_log_and_outputs(runs, teams)
     assert "Attempt</dt><dd>1 of 3" in body
     assert "2 of 2" in body
     assert "line 100" in body
-    assert "line 71" in body
-    assert "line 70\n" not in body
+    assert "line 81" in body
+    assert "line 80\n" not in body
     assert "ValueError: the input has no rows" in body
     # The output still in the registry links to its version; the one that is not is shown.
     assert '<a class="chip" href="/models/red/churn/1/">red/churn:1</a>' in body

@@ -34,7 +34,7 @@ from modelyard.registry.models import AssetVersion
 from modelyard.registry.refs import parse_ref
 
 PAGE_SIZE = 25
-LOG_TAIL_LINES = 30
+LOG_TAIL_LINES = 20
 STATE_CHOICES = [("", "All states"), *RunState.choices]
 T = TypeVar("T")
 

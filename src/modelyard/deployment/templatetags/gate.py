@@ -40,6 +40,14 @@ class Comparison:
     data: str
     rows: int
 
+    @property
+    def worse_by(self) -> float | None:
+        """How much worse than the champion the candidate scored (negative: better)."""
+        if self.holder_score is None:
+            return None
+        gap = self.holder_score - self.candidate_score
+        return round(gap if self.higher_is_better else -gap, 6)
+
 
 @dataclass(frozen=True)
 class Attempt:
