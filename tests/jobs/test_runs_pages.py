@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from modelyard.audit.models import AuditEvent
+from modelyard.jobs import projects
 from modelyard.jobs.models import Command, Run, RunState
 from modelyard.jobs.templatetags.runs import rate, seconds
 from modelyard.jobs.views import log_tail, progress
@@ -194,13 +196,26 @@ def test_anonymous_is_sent_to_sign_in(runs, client: Client) -> None:
     assert "/login/" in answer["Location"]
 
 
+def test_the_buttons_follow_membership_across_teams_in_one_query(runs, teams) -> None:
+    """On the page of every team's runs, blue's owner gets no buttons on red's runs."""
+    carol = signed_in(teams["carol"]).get("/runs/").content.decode()
+    assert carol.count('class="run panel"') == 3
+    assert "Re-run</button>" not in carol
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    assert signed_in(root).get("/runs/").content.decode().count("Re-run</button>") == 3
+
+
 def test_a_page_of_runs_takes_a_fixed_number_of_queries(
     runs, command: Command, teams, django_assert_max_num_queries
 ) -> None:
-    base = {"command": command, "team_id": command.project.team_id, "reason": "cron"}
-    Run.objects.bulk_create(
-        Run(**base, state=RunState.SUCCEEDED, outputs=["red/churn:1"]) for _ in range(20)
-    )
+    projects.apply(teams["carol"], spec("fit:\n  entry: ok", project="fraud", team="blue"))
+    blue = Command.objects.get(name="fit")
+    for one in (command, blue):
+        base = {"command": one, "team_id": one.project.team_id, "reason": "cron"}
+        Run.objects.bulk_create(
+            Run(**base, state=RunState.SUCCEEDED, outputs=["red/churn:1"]) for _ in range(12)
+        )
     client = signed_in(teams["bob"])
-    with django_assert_max_num_queries(12):
-        assert client.get(TEAM_RUNS).status_code == 200
+    for page in (TEAM_RUNS, "/runs/"):
+        with django_assert_max_num_queries(12):
+            assert client.get(page).status_code == 200

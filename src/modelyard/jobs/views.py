@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from modelyard.accounts.permissions import require_member, role_in
+from modelyard.accounts.permissions import require_member, teams_of
 from modelyard.accounts.services import get_team
 from modelyard.jobs import services
 from modelyard.jobs.models import Project, Run, RunState
@@ -127,8 +127,7 @@ def _runs_page(request: HttpRequest, runs: QuerySet[Run], context: dict[str, Any
 def run_rows(request: HttpRequest, runs: list[Run]) -> list[RunRow]:
     """Rows for a page of runs in a fixed number of queries, however many runs it shows."""
     versions = _output_versions(runs)
-    teams = {run.command.project.team for run in runs}
-    member_of = {team.pk for team in teams if role_in(request.user, team) is not None}
+    member_of = teams_of(request.user, {run.team_id for run in runs})
     now = timezone.now()
     rows = []
     for run in runs:
