@@ -1,4 +1,4 @@
-"""Version listings of a 100,000-version registry through the real API, against raw SQL.
+"""Version and model listings of a 100,000-version registry through the real API, against raw SQL.
 
 1. Registers the catalog through `services.register_version` (see catalog_data.py).
 2. VACUUM ANALYZE, then starts the web app with gunicorn (`modelyard server`'s command
@@ -55,6 +55,21 @@ ORDER BY {order}
 LIMIT 50 OFFSET %(offset)s
 """
 COUNT_SQL = "SELECT count(*) FROM registry_assetversion v {joins} WHERE {where}"
+# `GET /models` (and `modelyard models list`): assets with their aliases, by team and name.
+ASSET_PAGE_SQL = """
+SELECT a.id, a.kind, t.name, a.name, a.description, a.tags, a.created_at, a.updated_at,
+       a.latest_version,
+       (SELECT json_object_agg(al.name, av.version) FROM registry_alias al
+        JOIN registry_assetversion av ON av.id = al.version_id WHERE al.asset_id = a.id)
+FROM registry_asset a
+JOIN accounts_team t ON t.id = a.team_id
+WHERE {where}
+ORDER BY t.name, a.name
+LIMIT 50 OFFSET %(offset)s
+"""
+ASSET_COUNT_SQL = (
+    "SELECT count(*) FROM registry_asset a JOIN accounts_team t ON t.id = a.team_id WHERE {where}"
+)
 ASSET_JOINS = "JOIN registry_asset a ON a.id = v.asset_id JOIN accounts_team t ON t.id = a.team_id"
 
 
@@ -67,9 +82,12 @@ class Scenario:
     stale_since: datetime | None = None
     model: str | None = None
     offset: int = 0
+    models: bool = False  # the models listing rather than versions
 
     @property
     def path(self) -> str:
+        if self.models:
+            return "/api/v1/models"
         if self.model:
             return f"/api/v1/models/{self.team}/{self.model}/versions"
         return "/api/v1/versions"
@@ -84,6 +102,9 @@ class Scenario:
         return query
 
     def raw_sql(self) -> tuple[str, str]:
+        if self.models:
+            where = "a.kind = 'model'" + (" AND t.name = %(team)s" if self.team else "")
+            return ASSET_PAGE_SQL.format(where=where), ASSET_COUNT_SQL.format(where=where)
         where = " AND ".join(self._clauses()) or "TRUE"
         joins = ASSET_JOINS if self.model else ""
         return (
@@ -127,6 +148,8 @@ def scenarios(total: int, cutoff: datetime) -> list[Scenario]:
         Scenario("team_stale_since", team=team, stale_since=cutoff),
         Scenario("per_model", team=team, model=catalog_data.model_name(0)),
         Scenario("deep_page", offset=min(DEEP_OFFSET, max(0, total - PAGE))),
+        Scenario("models_all", models=True),
+        Scenario("models_team", team=team, models=True),
     ]
 
 

@@ -12,8 +12,9 @@ import modelyard
 SOURCE = Path(modelyard.__file__).parent
 # Top first. A module may import only modules below it.
 LAYERS = [
-    {"apps"},
-    {"api", "tasks", "warm"},
+    {"apps", "urls"},
+    # The web: the runs pages and the admin, beside the API.
+    {"api", "tasks", "warm", "views", "admin"},
     {"process"},
     {"projects", "starts"},
     {"firing", "child"},

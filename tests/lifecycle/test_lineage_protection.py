@@ -157,3 +157,27 @@ def test_api_and_version_page_say_why_a_version_is_protected(alice, trained, cli
     client.force_login(User.objects.get(username="alice"))
     page = client.get("/featuresets/red/feats/1/").content.decode()
     assert "training data of red/churn:1 (production alias)" in page
+
+
+@pytest.mark.parametrize("protector", ["alias", "pin", "hold", "gate", "none"])
+def test_a_page_of_versions_is_asked_at_once_with_the_same_answer(
+    trained, protector, django_assert_max_num_queries
+) -> None:
+    """`protected_among` (the listings' batch question) agrees with `reasons` (one version)."""
+    model, data = trained["model"], trained["data"]
+    if protector == "alias":
+        _alias(model, "staging")
+    elif protector == "pin":
+        AssetVersion.objects.filter(pk=model.pk).update(
+            pinned_until=timezone.now() + timedelta(days=3)
+        )
+    elif protector == "hold":
+        AssetVersion.objects.filter(pk=trained["feats"].pk).update(legal_hold=True)
+    elif protector == "gate":
+        GateSettings.objects.create(asset=model.asset, evaluation_data=data)
+    ids = [v.pk for v in trained.values()]
+    with django_assert_max_num_queries(7):  # three lineage levels, three kinds of root
+        among = protection.protected_among(ids)
+    fresh = AssetVersion.objects.select_related("asset__team").filter(pk__in=ids)
+    assert among == {v.pk for v in fresh if protection.reasons(v)}
+    assert (among == set()) == (protector == "none")

@@ -28,6 +28,17 @@ def role_in(user: AnyUser, team: Team) -> str | None:
     return membership.role if membership else None
 
 
+def teams_of(user: AnyUser, team_ids: set[int]) -> set[int]:
+    """Which of these teams `role_in` gives the user a role in, in one query (for a page
+    listing many teams' rows)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if getattr(user, "is_superuser", False):
+        return set(team_ids)
+    memberships = Membership.objects.filter(user_id=user.pk, team_id__in=team_ids)
+    return set(memberships.values_list("team_id", flat=True))
+
+
 def is_staff(user: AnyUser) -> bool:
     staff = getattr(user, "is_staff", False) or getattr(user, "is_superuser", False)
     return bool(user.is_authenticated and user.is_active and staff)

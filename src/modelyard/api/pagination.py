@@ -30,10 +30,15 @@ def page_of(
     queryset: QuerySet[M],
     params: PageParams,
     bodies: Callable[[list[M]], list[dict[str, Any]]],
+    shape: Callable[[QuerySet[M]], QuerySet[M]] | None = None,
 ) -> dict[str, Any]:
-    """A page whose bodies are made together (one look-up for the page, not one per row)."""
+    """A page whose bodies are made together (one look-up for the page, not one per row).
+
+    `shape` adds what only the page's rows need (columns, joins, annotations), so the
+    count runs on the filtered rows alone."""
     limit = min(params.limit, settings.API_PAGE_SIZE_MAX)
-    rows = list(queryset[params.offset : params.offset + limit])
+    shaped = shape(queryset) if shape else queryset
+    rows = list(shaped[params.offset : params.offset + limit])
     return {
         "items": bodies(rows),
         "count": queryset.count(),

@@ -57,9 +57,9 @@ from modelyard.registry.schemas import (
 from modelyard.registry.serializers import (
     asset_body,
     assets_query,
+    summary_columns,
     version_body,
     version_summaries,
-    versions_query,
 )
 
 T = TypeVar("T", bound=Model)
@@ -174,8 +174,9 @@ def build_kind_router(kind: Kind) -> Router:
         params: Query[PageParams],
     ) -> dict[str, Any]:
         asset = services.get_asset(kind, team, name)
-        queryset = filter_versions(versions_query().filter(asset=asset), filters)
-        return page_of(queryset.order_by("-version"), params, version_summaries)
+        queryset = filter_versions(AssetVersion.objects.filter(asset=asset), filters)
+        ordered = queryset.order_by("-version")
+        return page_of(ordered, params, version_summaries, summary_columns)
 
     @router.post("/{team}/{name}/versions", response={201: VersionOut}, operation_id=op("register"))
     def register_version(
@@ -338,11 +339,11 @@ def list_all_versions(
     kind: Kind | None = None,
 ) -> dict[str, Any]:
     """Versions of every asset, e.g. everything of a team unused since a date."""
-    queryset = filter_versions(versions_query(), filters)
+    queryset = filter_versions(AssetVersion.objects.all(), filters)
     if kind:
         queryset = queryset.filter(kind=kind)
     order = "last_accessed_at" if filters.stale_since else "-registered_at"
-    return page_of(queryset.order_by(order, "id"), params, version_summaries)
+    return page_of(queryset.order_by(order, "id"), params, version_summaries, summary_columns)
 
 
 class MemberAuth:

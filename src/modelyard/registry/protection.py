@@ -89,6 +89,45 @@ def upstream_closure(ids: Iterable[int]) -> set[int]:
     return closure
 
 
+def protected_among(ids: Iterable[int], at: datetime | None = None) -> set[int]:
+    """Which of these versions are protected: the same answer as `reasons` being non-empty,
+    for a page of versions at once (one query per lineage level, plus the roots among
+    them and what lies downstream), so a listing does not walk lineage once per row."""
+    at = at or timezone.now()
+    origins: dict[int, set[int]] = {pk: {pk} for pk in ids}  # version -> page rows above it
+    frontier = set(origins)
+    while frontier:
+        reached: set[int] = set()
+        for upstream, downstream in _edges_below(frontier):
+            new = origins[upstream] - origins.setdefault(downstream, set())
+            if new:
+                origins[downstream] |= new
+                reached.add(downstream)
+        frontier = reached
+    return {row for root in _roots_among(set(origins), at) for row in origins[root]}
+
+
+def _edges_below(ids: set[int]) -> list[tuple[int, int]]:
+    ordered, edges = sorted(ids), list[tuple[int, int]]()
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        edges += LineageEdge.objects.filter(upstream_id__in=chunk).values_list(
+            "upstream_id", "downstream_id"
+        )
+    return edges
+
+
+def _roots_among(ids: set[int], at: datetime) -> set[int]:
+    if not ids:
+        return set()
+    roots = set(Alias.objects.filter(version_id__in=ids).values_list("version_id", flat=True))
+    own = AssetVersion.objects.filter(_directly_protected(at), id__in=ids)
+    roots.update(own.values_list("id", flat=True))
+    for dependency in _dependencies.values():
+        roots.update(ids.intersection(dependency.version_ids()))
+    return roots
+
+
 def reasons(version: AssetVersion, at: datetime | None = None) -> list[str]:
     """Why `version` is protected, in words; empty when it is not.
 

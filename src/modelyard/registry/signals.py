@@ -43,11 +43,12 @@ class Outlook:
 NO_OUTLOOK = Outlook()
 
 
-def outlooks(versions: Sequence[AssetVersion]) -> dict[int, Outlook]:
-    """Each version's outlook, asked of the lifecycle once for the whole list."""
+def outlooks(versions: Sequence[AssetVersion], *, why: bool = True) -> dict[int, Outlook]:
+    """Each version's outlook, asked of the lifecycle once for the whole list; without
+    `why` (the API's listings show only the deletion date) the reasons are not looked up."""
     found: dict[int, Outlook] = {}
     if versions:
-        for _receiver, answer in outlook_wanted.send(sender=None, versions=versions):
+        for _receiver, answer in outlook_wanted.send(sender=None, versions=versions, why=why):
             if isinstance(answer, dict):
                 found.update(answer)
     return found
