@@ -87,7 +87,7 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
             "demo/breast-cancer:1",
             "demo/cancer-features:1",
         }
-        assert f"demo/cancer-classifier at http://127.0.0.1:{serve_port}" in output
+        assert f"every model with a production alias at http://127.0.0.1:{serve_port}" in output
         assert _predict(serve_port)["model_version"] == "3"
         prediction, metadata = _readme_curls(tmp_path, serve_port)
         assert {output["name"] for output in prediction["outputs"]} == {"label", "probability"}
