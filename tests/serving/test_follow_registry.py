@@ -14,48 +14,13 @@ import pytest
 
 from modelyard.lib.errors import NotFound
 from modelyard.registry import services
-from modelyard.registry.models import AssetVersion, Kind
 from modelyard.serving.app import App
 from modelyard.serving.fleet import Fleet, Slot
-from tests.fixtures.models import SIGNATURE, _bytes
 from tests.serving.conftest import call, running
 from tests.serving.test_serve_command import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BODY = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP64", "data": [1.0] * 30}]}
-
-
-@pytest.fixture(scope="session")
-def onnx_model(estimators) -> bytes:
-    """An ONNX model, registered as such: no conversion runs at each registration."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
-
-    estimator = estimators["good"]
-    converted = convert_sklearn(
-        estimator,
-        initial_types=[("input", FloatTensorType([None, 30]))],
-        options={id(estimator): {"zipmap": False}},
-    )
-    return bytes(converted.SerializeToString())
-
-
-@pytest.fixture
-def publish(teams, onnx_model, cancer):
-    """Register TEAM/NAME and give it a production alias; returns the version."""
-
-    def make(ref: str) -> AssetVersion:
-        team, name = ref.split("/")
-        owner = teams["alice"] if team == "red" else teams["carol"]
-        asset = services.create_asset(owner, Kind.MODEL, teams[team], name)
-        spec = services.VersionSpec(
-            flavor="onnx", signature=SIGNATURE, input_example=cancer[0][:2].tolist()
-        )
-        version = services.register_version(owner, asset, spec, [_bytes("model.onnx", onnx_model)])
-        services.set_alias(owner, asset, "production", version)
-        return version
-
-    return make
 
 
 def wait_for(condition: Any, seconds: float = 20.0) -> None:

@@ -301,6 +301,7 @@ def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
     # The server follows the registry: a model promoted while `up` runs is served too.
     processes["serve"] = serve_argv(host, serve_port)
     url = f"http://{host}:{serve_port}"
+    config.save_serving_url(url)  # where `modelyard predict` sends rows, from any folder
     notes = [
         f"  serving:   every model with a production alias at {url}/v2/models/NAME/infer "
         "(try `modelyard predict`)"
