@@ -38,7 +38,7 @@ from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
 from modelyard.serving import memory, metrics
 from modelyard.serving.batching import Dispatcher
-from modelyard.serving.loading import LoadedVersion, fetch_files, load_version
+from modelyard.serving.loading import LoadedVersion, load_version
 from modelyard.serving.models import ServingSettings
 from modelyard.serving.services import serving_settings
 
@@ -74,6 +74,7 @@ class Slot:
     # Memory budget: what the loaded version takes, when it last answered, and whether it
     # was unloaded to make room (then it loads again on its next request).
     footprint: int = 0
+    footprint_version: int | None = None
     last_used: float = 0.0
     cold: bool = False
     warming: Any = None
@@ -233,7 +234,8 @@ class Fleet:
 
     def _load(self, slot: Slot, version_id: int) -> bool:
         with self._load_lock:  # one load at a time keeps the footprints measurable
-            version = AssetVersion.objects.select_related("asset__team").get(pk=version_id)
+            versions = AssetVersion.objects.select_related("asset__team")
+            version = versions.prefetch_related("artifacts").get(pk=version_id)
             slot.loading_version = version.version
             before = memory.resident_bytes()
             try:
@@ -247,7 +249,11 @@ class Fleet:
             finally:
                 slot.loading_version = None
             growth = memory.resident_bytes() - before
-            slot.footprint = max(growth, memory.files_bytes(fetch_files(version)))
+            # A reload may land in memory an unloaded model freed and seem to take none:
+            # the same version keeps the footprint it was measured at before.
+            known = slot.footprint if slot.footprint_version == version_id else 0
+            slot.footprint = max(growth, version.size_bytes, known)
+            slot.footprint_version = version_id
             slot.current, slot.error, slot.failed_version_id = served, "", None
             slot.cold, slot.last_used = False, time.perf_counter()  # as requests stamp it
             log.info("Serving %s as %s", version.ref, slot.name)
@@ -257,11 +263,14 @@ class Fleet:
     def _make_room(self, loaded: Slot) -> None:
         if not self.budget_bytes:
             return
-        for victim in memory.to_unload(self.slots.values(), loaded, self.budget_bytes):
+        victims = memory.to_unload(self.slots.values(), loaded, self.budget_bytes)
+        for victim in victims:
             assert isinstance(victim, Slot)
             # Requests in flight keep their reference to the old Served and finish on it.
             victim.current, victim.cold = None, True
             log.info("Unloaded %s (least recently used) to stay in the memory budget", victim.name)
+        if victims:
+            memory.release_freed()
 
     # --- the watcher ----------------------------------------------------------------------
 
