@@ -195,6 +195,27 @@ def save_login(url: str, token: str) -> Path:
     return write_private(logins_path(), json.dumps(data, indent=2) + "\n")
 
 
+DEFAULT_SERVING_URL = "http://127.0.0.1:8080"
+
+
+def serving_url() -> str:
+    """The prediction server `modelyard predict` asks: MODELYARD_SERVE_URL, else the one
+    `modelyard up` saved, else a local `modelyard serve`'s default."""
+    saved = _logins().get("serving")
+    return (
+        env_str("MODELYARD_SERVE_URL", "")
+        or (saved if isinstance(saved, str) else "")
+        or (DEFAULT_SERVING_URL)
+    )
+
+
+def save_serving_url(url: str) -> Path:
+    """Remember the prediction server of this machine's `up` (no credential: it has none)."""
+    data = _logins()
+    data["serving"] = url.rstrip("/")
+    return write_private(logins_path(), json.dumps(data, indent=2) + "\n")
+
+
 def artifact_root(home_dir: Path) -> str:
     default = (home_dir / "artifacts").as_uri()
     return env_str("MODELYARD_ARTIFACT_ROOT", default).rstrip("/")

@@ -228,6 +228,7 @@ IN_PROCESS_COMMANDS = [
     ("migrate",),
     ("beat",),
     ("serve", "--models", "red/churn"),
+    ("serve", "--all"),
 ]
 
 

@@ -77,6 +77,7 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
         # Signed in from any folder: the token is saved for this server in the config folder.
         logins = json.loads((own_config_folder / "modelyard" / "logins.json").read_text())
         token = logins["tokens"][f"http://127.0.0.1:{port}"]
+        assert logins["serving"] == f"http://127.0.0.1:{serve_port}"  # for `modelyard predict`
         assert token in output
         base = f"http://127.0.0.1:{port}/api/v1"
         model = get_json(f"{base}/models/demo/cancer-classifier", token)
@@ -87,7 +88,7 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
             "demo/breast-cancer:1",
             "demo/cancer-features:1",
         }
-        assert f"demo/cancer-classifier at http://127.0.0.1:{serve_port}" in output
+        assert f"every model with a production alias at http://127.0.0.1:{serve_port}" in output
         assert _predict(serve_port)["model_version"] == "3"
         prediction, metadata = _readme_curls(tmp_path, serve_port)
         assert {output["name"] for output in prediction["outputs"]} == {"label", "probability"}

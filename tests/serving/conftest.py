@@ -50,6 +50,14 @@ def running(app: App) -> Iterator[str]:
 
 def call(app: App, method: str, path: str, body: bytes = b"", headers: Any = ()) -> tuple[int, Any]:
     """One request straight into the ASGI app; returns (status, body bytes)."""
+    status, answer, _ = call_with_headers(app, method, path, body, headers)
+    return status, answer
+
+
+def call_with_headers(
+    app: App, method: str, path: str, body: bytes = b"", headers: Any = ()
+) -> tuple[int, Any, dict[bytes, bytes]]:
+    """`call`, also returning the response's headers."""
 
     async def run() -> list[dict[str, Any]]:
         sent: list[dict[str, Any]] = []
@@ -70,7 +78,7 @@ def call(app: App, method: str, path: str, body: bytes = b"", headers: Any = ())
         return sent
 
     messages = asyncio.run(run())
-    return messages[0]["status"], messages[1]["body"]
+    return messages[0]["status"], messages[1]["body"], dict(messages[0]["headers"])
 
 
 @pytest.fixture

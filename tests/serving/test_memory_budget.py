@@ -13,7 +13,7 @@ from modelyard.serving import memory
 from modelyard.serving.app import App
 from modelyard.serving.fleet import Fleet
 from tests.fixtures.models import SIGNATURE, _bytes, _joblib
-from tests.serving.conftest import call
+from tests.serving.conftest import call, call_with_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BODY = orjson.dumps(
@@ -43,21 +43,25 @@ def states(app: App) -> dict[str, bool]:
 
 
 def test_least_recently_used_models_are_unloaded_and_reload_on_demand(three_models) -> None:
-    # A budget below any one model: only the model loaded last stays in memory.
+    # A budget below any one model: the first loads, the others start cold (no load at start
+    # for what does not fit: a server of thousands of models starts in seconds).
     app = App(Fleet.from_refs(three_models, "production", budget_bytes=1))
     app.fleet.refresh()
 
-    assert states(app) == {"a": True, "b": True, "c": False}
+    assert states(app) == {"a": False, "b": True, "c": True}
     assert call(app, "GET", "/v2/health/ready")[0] == 200  # cold models are ready on demand
-    status, body = call(app, "POST", "/v2/models/a/infer", BODY)
+    status, body, headers = call_with_headers(app, "POST", "/v2/models/b/infer", BODY)
+    warm = call_with_headers(app, "POST", "/v2/models/b/infer", BODY)[2]
 
     assert status == 200, body
-    assert states(app) == {"a": False, "b": True, "c": True}
+    assert headers.get(b"x-modelyard-cold-load") == b"1"  # this request waited for a load
+    assert b"x-modelyard-cold-load" not in warm
+    assert states(app) == {"a": True, "b": False, "c": True}
     models = orjson.loads(call(app, "GET", "/v1/models")[1])["models"]
-    assert [m["cold"] for m in models] == [False, True, True]
-    assert models[0]["footprint_mb"] > 0
+    assert [m["cold"] for m in models] == [True, False, True]
+    assert models[1]["footprint_mb"] > 0
     metrics = call(app, "GET", "/metrics")[1].decode()
-    assert 'modelyard_cold_loads_total{model="a"} 1.0' in metrics
+    assert 'modelyard_cold_loads_total{model="b"} 1.0' in metrics
 
 
 def test_a_budget_that_fits_everything_unloads_nothing(three_models) -> None:

@@ -101,10 +101,17 @@ def gate(model: str, as_json: bool, **changes: Any) -> None:
 @click.command()
 @click.option(
     "--models",
-    required=True,
+    default="",
     metavar="TEAM/NAME[,…]",
     help="Models to serve; NAME=TEAM/NAME serves one under another name.",
 )
+@click.option(
+    "--all",
+    "follow_registry",
+    is_flag=True,
+    help="Serve every model with the alias, following promotions without a restart.",
+)
+@click.option("--team", default=None, help="With --all: only this team's models.")
 @click.option(
     "--env",
     "alias",
@@ -131,6 +138,8 @@ def gate(model: str, as_json: bool, **changes: Any) -> None:
 )
 def serve(
     models: str,
+    follow_registry: bool,
+    team: str | None,
     alias: str,
     host: str,
     port: int,
@@ -138,17 +147,26 @@ def serve(
     poll_seconds: float,
     memory_budget_mb: float,
 ) -> None:
-    """Serve the models' alias versions over KServe V2 and JSON, swapping on promotion."""
+    """Serve the models' alias versions over KServe V2 and JSON, swapping on promotion.
+
+    With --all, every model that has the alias is served (as NAME, or TEAM/NAME when teams
+    share a name; TEAM/NAME always works): a model promoted to it is served within
+    --poll-seconds (at once when Redis announces it), one that loses it stops being served.
+    """
     from modelyard.serving.server import ServeOptions, build_app, prepare_metrics_directory
 
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    _check_choice(names, follow_registry, team)
     options = ServeOptions(
-        [m.strip() for m in models.split(",") if m.strip()],
+        names,
         alias,
         host,
         port,
         workers,
         poll_seconds,
         memory_budget_mb,
+        follow_registry,
+        team,
     )
     prepare_metrics_directory(workers)
     from modelyard.cli.operate import django_setup
@@ -161,16 +179,35 @@ def serve(
         app = build_app(options, recorder=_prediction_log())
     except ServeError as error:
         raise click.ClickException(str(error)) from None
-    for slot in app.fleet.slots.values():
-        status = slot.status()
-        state = (
-            f"version {status['version']} ({status['flavor']})"
-            if status["ready"]
-            else f"NOT READY: {status['error']}"
-        )
-        click.echo(f"{slot.name}: {slot.ref}@{alias} {state}")
+    _print_fleet(app.fleet)
     click.echo(f"Serving on http://{host}:{port} ({workers} worker(s)); /v2/health/ready")
     run(options, app)
+
+
+def _check_choice(names: list[str], follow_registry: bool, team: str | None) -> None:
+    if follow_registry == bool(names):
+        raise click.UsageError("Pass either --models TEAM/NAME[,…] or --all (not both).")
+    if team is not None and not follow_registry:
+        raise click.UsageError("--team goes with --all (it picks that team's models).")
+
+
+def _print_fleet(fleet: Any, shown: int = 50) -> None:
+    """One line per model, the first `shown` of them (a fleet may hold thousands)."""
+    slots = list(fleet.slots.values())
+    for slot in slots[:shown]:
+        status = slot.status()
+        if status["version"] is not None:
+            state = f"version {status['version']} ({status['flavor']})"
+        elif status["cold"]:
+            state = "cold (loads on its first request)"
+        else:
+            state = f"NOT READY: {status['error']}"
+        click.echo(f"{slot.name}: {slot.ref}@{fleet.alias} {state}")
+    if len(slots) > shown:
+        click.echo(f"… and {len(slots) - shown} more models (GET /v1/models lists them all).")
+    if fleet.following is not None:
+        scope = f"team {fleet.following.team}" if fleet.following.team else "every team"
+        click.echo(f"Following the '{fleet.alias}' alias of {scope}: promotions join the fleet.")
 
 
 def _prediction_log() -> Any:

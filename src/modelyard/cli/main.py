@@ -28,6 +28,7 @@ from modelyard.cli import (
     login,
     monitor,
     operate,
+    predict,
     score,
     stores,
 )
@@ -126,6 +127,7 @@ catalog.register(cli)
 lifecycle.register(cli)
 deploy.register(cli)
 score.register(cli)
+predict.register(cli)
 jobs.register(cli)
 stores.register(cli)
 features.register(cli)

@@ -280,7 +280,7 @@ def users_deactivate(username: str) -> None:
     default=8080,
     show_default=True,
     type=int,
-    help="Port of the prediction server (models with a production alias).",
+    help="Port of the prediction server (every model with a production alias).",
 )
 def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
     """Run everything on this machine: web, worker, beat and serve, on the embedded defaults."""
@@ -298,31 +298,25 @@ def up(host: str, port: int, no_demo: bool, serve_port: int) -> None:
         **worker_nodes(QUEUES, concurrency=1, run_slots=settings.MAX_CONCURRENT_RUNS),
         "beat": beat_argv(),
     }
-    notes = []
-    served = models_in_production()
-    if served:
-        processes["serve"] = serve_argv(served, host, serve_port)
-        url = f"http://{host}:{serve_port}"
-        notes = [f"  serving:   {', '.join(served)} at {url}/v2/models/NAME/infer"]
+    # The server follows the registry: a model promoted while `up` runs is served too.
+    processes["serve"] = serve_argv(host, serve_port)
+    url = f"http://{host}:{serve_port}"
+    config.save_serving_url(url)  # where `modelyard predict` sends rows, from any folder
+    notes = [
+        f"  serving:   every model with a production alias at {url}/v2/models/NAME/infer "
+        "(try `modelyard predict`)"
+    ]
     sys.exit(supervise(processes, base, access, notes, logs=settings.HOME / "logs"))
 
 
-def models_in_production() -> list[str]:
-    """What `up` serves: every model with a production alias when it starts."""
-    from modelyard.registry.models import Alias, Kind
-
-    aliases = Alias.objects.filter(name="production", asset__kind=Kind.MODEL)
-    return sorted(a.asset.ref for a in aliases.select_related("asset__team"))
-
-
-def serve_argv(models: list[str], host: str, port: int) -> list[str]:
+def serve_argv(host: str, port: int) -> list[str]:
+    """`up`'s prediction server: every model with a production alias, now or later."""
     return [
         sys.executable,
         "-m",
         "modelyard.cli.main",
         "serve",
-        "--models",
-        ",".join(models),
+        "--all",
         "--host",
         host,
         "--port",

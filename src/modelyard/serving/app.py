@@ -39,6 +39,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 JSON = [(b"content-type", b"application/json")]
 MAX_BODY_BYTES = 64 * 1024 * 1024
+COLD_LOAD = "modelyard.cold_load"  # set in a request's scope when it waited for a cold load
+NAMES_IN_ERRORS = 20
 
 
 class BadRequest(Exception):
@@ -121,6 +123,8 @@ class App:
         except BadRequest as error:
             status, body = error.status, _error(str(error))
         content_type = metrics.CONTENT_TYPE if path == "/metrics" else None
+        if scope.get(COLD_LOAD):
+            headers = [*(headers or ()), (b"x-modelyard-cold-load", b"1")]
         await _respond(send, status, body, content_type, headers)
 
     # --- GET ------------------------------------------------------------------------------
@@ -163,7 +167,7 @@ class App:
     ) -> tuple[int, bytes]:
         if path.startswith("/v2/models/") and path.endswith("/infer"):
             name, version = _name_and_version(path[len("/v2/models/") : -len("/infer")])
-            slot, served = await self._warm(*self._slot(name))
+            slot, served = await self._warm(scope, *self._slot(name))
             self._check_version(slot, served, version)
             body = await self._body(receive)
             note = self._note(slot, request_id)
@@ -171,7 +175,7 @@ class App:
             return await _answered(slot, served, answer, note)
         if path.startswith("/v1/models/") and path.endswith(":predict"):
             slot, served = await self._warm(
-                *self._slot(path[len("/v1/models/") : -len(":predict")])
+                scope, *self._slot(path[len("/v1/models/") : -len(":predict")])
             )
             body = await self._body(receive)
             note = self._note(slot, request_id)
@@ -192,10 +196,9 @@ class App:
         return slot, served
 
     def _slot(self, name: str) -> tuple[Slot, Served | None]:
-        slot = self.fleet.slots.get(name)
+        slot = self.fleet.find(name)
         if slot is None:
-            served_names = ", ".join(self.fleet.slots)
-            raise BadRequest(404, f"No model {name!r} is served here; serving: {served_names}.")
+            raise BadRequest(404, f"No model {name!r} is served here; {_serving(self.fleet)}.")
         return slot, slot.current
 
     @staticmethod
@@ -206,9 +209,11 @@ class App:
                 f"{slot.name} version {version} is not served; version {served.loaded.number} is.",
             )
 
-    async def _warm(self, slot: Slot, served: Served | None) -> tuple[Slot, Served]:
-        """The served version, loading a cold model first (concurrent requests share it)."""
+    async def _warm(self, scope: Scope, slot: Slot, served: Served | None) -> tuple[Slot, Served]:
+        """The served version, loading a cold model first (concurrent requests share it);
+        such a request's answer says so in `X-Modelyard-Cold-Load: 1`."""
         if served is None and slot.cold:
+            scope[COLD_LOAD] = True
             if slot.warming is None:
                 loop = asyncio.get_running_loop()
                 slot.warming = loop.run_in_executor(None, self.fleet.load_cold, slot)
@@ -299,6 +304,20 @@ def _loads(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise InputError("body", f"not valid JSON ({error}).") from None
+
+
+def _serving(fleet: Fleet) -> str:
+    """What a 404 lists: the served names, a few of them when there are thousands."""
+    names = list(fleet.slots)
+    if not names:
+        return f"no model has the '{fleet.alias}' alias yet"
+    shown = ", ".join(names[:NAMES_IN_ERRORS])
+    more = (
+        f" and {len(names) - NAMES_IN_ERRORS} more (GET /v1/models)"
+        if len(names) > NAMES_IN_ERRORS
+        else ""
+    )
+    return f"serving: {shown}{more}"
 
 
 def _name_and_version(rest: str) -> tuple[str, str | None]:

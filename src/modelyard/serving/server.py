@@ -28,6 +28,9 @@ class ServeOptions:
     workers: int = 1
     poll_seconds: float = 5.0
     memory_budget_mb: float = 0.0
+    # Serve every model with the alias (of `team`, else of all teams) instead of `models`.
+    follow_registry: bool = False
+    team: str | None = None
 
 
 def prepare_metrics_directory(workers: int) -> None:
@@ -43,7 +46,10 @@ def build_app(options: ServeOptions, recorder: Any = None) -> Any:
     from modelyard.serving.fleet import Fleet
 
     budget = int(options.memory_budget_mb * 2**20)
-    fleet = Fleet.from_refs(options.models, options.alias, options.poll_seconds, budget)
+    if options.follow_registry:
+        fleet = Fleet.following_registry(options.alias, options.team, options.poll_seconds, budget)
+    else:
+        fleet = Fleet.from_refs(options.models, options.alias, options.poll_seconds, budget)
     fleet.refresh()
     for slot in fleet.slots.values():
         if slot.current is None:
