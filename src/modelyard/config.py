@@ -267,3 +267,13 @@ def sandbox_timeout_seconds() -> float:
 def sandbox_user() -> str:
     """Who sandboxed model code runs as when modelyard runs as root."""
     return env_str("MODELYARD_SANDBOX_USER", "nobody")
+
+
+def features_engine_memory_mb() -> int:
+    """Memory the offline feature engine (DuckDB) may hold before it spills to disk."""
+    return env_int("MODELYARD_FEATURES_ENGINE_MEMORY_MB", 512, minimum=64)
+
+
+def features_engine_threads() -> int:
+    """Threads of the offline feature engine (training sets, backfills, mirrors)."""
+    return env_int("MODELYARD_FEATURES_ENGINE_THREADS", 2, minimum=1)

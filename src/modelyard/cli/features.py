@@ -102,25 +102,55 @@ def online(view: str, keys: tuple[str, ...], as_json: bool) -> None:
 @click.option("--features", "wanted", required=True, metavar="TEAM/VIEW[:FEATURE],…")
 @click.option("--output", required=True, metavar="URI", help="Where to write the Parquet file.")
 @click.option("--time-column", default="timestamp", show_default=True)
-def training_set(entities_path: Path, wanted: str, output: str, time_column: str) -> None:
+@click.option(
+    "--register",
+    "register_as",
+    metavar="TEAM/NAME",
+    help="Register the output as a new version of this data set (through the API, as the "
+    "signed-in user), with lineage to the feature set versions used.",
+)
+def training_set(
+    entities_path: Path, wanted: str, output: str, time_column: str, register_as: str | None
+) -> None:
     """Each entity row with the features as they were at its time (never later)."""
-    import pyarrow.csv
-    import pyarrow.parquet
-
     from modelyard.cli.operate import django_setup
 
     django_setup()
     from modelyard import storage
     from modelyard.features import offline, services
 
-    if entities_path.suffix.lower() == ".csv":
-        entities = pyarrow.csv.read_csv(entities_path)
-    else:
-        entities = pyarrow.parquet.read_table(entities_path)
     uri = output if "://" in output else storage.path_to_uri(Path(output).resolve())
-    table = offline.training_table(entities, time_column, services.selections(wanted))
-    offline.write_parquet(table, uri)
-    click.echo(f"Wrote {table.num_rows} rows x {table.num_columns} columns to {uri}.")
+    chosen = services.selections(wanted)
+    rows = offline.write_training_set(entities_path, time_column, chosen, uri)
+    click.echo(f"Wrote {rows} rows to {uri}.")
+    if register_as:
+        version = _register_training_set(register_as, uri, chosen)
+        click.echo(f"Registered data set {register_as} version {version}.")
+
+
+def _register_training_set(ref: str, uri: str, chosen: list[Any]) -> int:
+    """A data set version of the training set at `uri`, derived from each view's feature
+    set version (so the views' owners see who depends on them)."""
+    from modelyard import storage
+    from modelyard.client import Upstream
+
+    lineage = [
+        Upstream("featureset", f"{s.view.ref}:{s.view.version.version}", "derived_from")
+        for s in chosen
+        if s.view.version is not None
+    ]
+    local = storage.parse_uri(uri).scheme == "file"
+    source: str | Path = storage.uri_to_path(uri) if local else uri
+    with Client() as client:
+        registered = client.register_version(
+            "dataset",
+            ref,
+            [source],
+            description="Point-in-time training set of " + ", ".join(s.view.ref for s in chosen),
+            flavor="parquet",
+            lineage=lineage,
+        )
+    return int(registered["version"])
 
 
 def register(group: click.Group) -> None:

@@ -10,11 +10,13 @@ values are what the online store answers at that row's time.
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from modelyard import storage
+from modelyard.features import engine
 from modelyard.features.aggregations import (
     AGGREGATIONS,
     MICROS,
@@ -34,7 +37,7 @@ from modelyard.features.aggregations import (
 )
 from modelyard.features.models import Source, View
 from modelyard.features.online import entity_key, row_key
-from modelyard.features.validation import RowError, from_micros, parse_timestamp
+from modelyard.features.validation import from_micros
 from modelyard.lib.errors import InvalidInput
 
 ARROW_TYPES = {
@@ -166,49 +169,134 @@ def training_set(
 ) -> list[dict[str, Any]]:
     """Each entity row with the selected features as of its time (`view__feature` columns).
 
-    `entity_rows` carry the views' key columns and `time_column` in microseconds.
-    """
-    out = [dict(row) for row in entity_rows]
-    for selection in selections:
-        definition = selection.view.aggregation_definition()
-        index = index_events(definition, read_log(selection.view.source))
-        names = selection.features or [f.name for f in definition.features]
-        for row in out:
-            key = entity_key([row[column] for column in definition.keys])
-            values = values_at(definition, index.get(key), row[time_column])
-            row.update({f"{selection.view.name}__{name}": values[name] for name in names})
-    return out
+    `entity_rows` carry the views' key columns and `time_column` in microseconds; the rows
+    come back in the same order, with `time_column` as given."""
+    if not entity_rows:
+        return []
+    table = micros_as_times(pa.Table.from_pylist(entity_rows), time_column)
+    built: list[dict[str, Any]] = training_table(table, time_column, selections).to_pylist()
+    for given, row in zip(entity_rows, built, strict=True):
+        row[time_column] = given[time_column]
+    return built
+
+
+def micros_as_times(table: pa.Table, column: str) -> pa.Table:
+    """`column` of microseconds since the epoch as a UTC timestamp (a number in an entity
+    file means seconds, as in events)."""
+    index = table.column_names.index(column)
+    times = table.column(column).cast(pa.int64()).cast(ARROW_TYPES["timestamp"])
+    return table.set_column(index, column, times)
 
 
 def training_table(entities: pa.Table, time_column: str, selections: list[Selection]) -> pa.Table:
     """The entity table (keys, `time_column`, anything else such as a label) with the
     selected features as of each row's time appended as `view__feature` columns."""
-    if time_column not in entities.column_names:
+    with engine.connect() as connection, tempfile.TemporaryDirectory() as folder:
+        connection.register("__entities", entities)
+        query = _training_query(connection, "__entities", time_column, selections, Path(folder))
+        return connection.sql(query).to_arrow_table()
+
+
+def write_training_set(
+    entities: Path, time_column: str, selections: list[Selection], uri: str
+) -> int:
+    """The training set of an entity file (Parquet or CSV) written as Parquet to `uri`,
+    streamed by the engine (never whole in memory); the number of rows."""
+    with engine.connect() as connection, tempfile.TemporaryDirectory() as folder:
+        reader = "read_csv" if entities.suffix.lower() == ".csv" else "read_parquet"
+        source = f"{reader}({engine.quote_path(entities)})"
+        query = _training_query(connection, source, time_column, selections, Path(folder))
+        local = Path(folder) / "training.parquet"
+        connection.execute(f"COPY ({query}) TO {engine.quote_path(local)} (FORMAT parquet)")
+        rows = connection.execute(
+            f"SELECT count(*) FROM read_parquet({engine.quote_path(local)})"
+        ).fetchall()[0][0]
+        with local.open("rb") as stream:
+            storage.get_store(uri).put(uri, stream)
+    return int(rows)
+
+
+def _training_query(
+    connection: Any, source: str, time_column: str, selections: list[Selection], folder: Path
+) -> str:
+    """SELECT of the entity rows in their order with every selected feature added."""
+    columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    if time_column not in columns:
         raise InvalidInput(
             f"The entity file has no column {time_column!r} (it has "
-            f"{', '.join(entities.column_names)}); name the time column with --time-column."
+            f"{', '.join(columns)}); name the time column with --time-column."
         )
-    rows = entities.to_pylist()
-    for index, row in enumerate(rows):
-        row[time_column] = _row_time(row[time_column], index, time_column)
     for selection in selections:
-        missing = [k for k in selection.view.source.keys if k not in entities.column_names]
+        missing = [k for k in selection.view.source.keys if k not in columns]
         if missing:
             raise InvalidInput(
                 f"The entity file lacks key column(s) {', '.join(missing)} of view "
                 f"{selection.view.ref}."
             )
-    built = training_set(rows, time_column, selections)
-    for row in built:
-        row[time_column] = from_micros(row[time_column])
-    return pa.Table.from_pylist(built)
+    engine.entity_rows_table(connection, source, time_column)
+    joins, outputs = [], []
+    for number, selection in enumerate(selections):
+        alias = f"__v{number}"
+        query, names = _view_query(connection, selection, folder / alias)
+        joins.append(f"LEFT JOIN ({query}) {alias} USING ({engine.ROW})")
+        outputs += [f"{alias}.{engine.quote(name)}" for name in names]
+    time_out = f"CAST(make_timestamp(__time_us) AS TIMESTAMPTZ) AS {engine.quote(time_column)}"
+    hidden = f"{engine.ROW}, {engine.END}, __time_us"
+    return (
+        f"SELECT __rows.* EXCLUDE ({hidden}) REPLACE ({time_out}), {', '.join(outputs)} "
+        f"FROM __rows {' '.join(joins)} ORDER BY __rows.{engine.ROW}"
+    )
 
 
-def _row_time(value: Any, index: int, column: str) -> int:
+def _view_query(connection: Any, selection: Selection, folder: Path) -> tuple[str, list[str]]:
+    """The SELECT of ROW and one view's selected features, and those features' columns."""
+    view = selection.view
+    definition = view.aggregation_definition()
+    names = selection.features or [f.name for f in definition.features]
+    log = engine.LogView(
+        definition, log_files(view.source, folder), view.source.schema, f"{view.name}__", names
+    )
+    query, parameters, python = engine.features_sql(connection, log, "__rows")
+    table = f"__features_{view.pk}"
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}", parameters)
+    if python:
+        _fold_in_python(connection, table, view, definition, python)
+    return f"SELECT * FROM {table}", [f"{view.name}__{name}" for name in names]
+
+
+def _fold_in_python(
+    connection: Any, table: str, view: View, definition: ViewDefinition, names: list[str]
+) -> None:
+    """Features the engine cannot compute exactly (sums of values too far apart in
+    magnitude for 128 bits), folded from the raw events like the reference: slow, rare."""
+    index = index_events(definition, read_log(view.source))
+    keys = ", ".join(engine.quote(k) for k in definition.keys)
+    found = connection.sql(f"SELECT {engine.ROW}, __time_us, {keys} FROM __rows").fetchall()
+    computed = []
+    for row_number, time_us, *key_values in found:
+        values = values_at(definition, index.get(entity_key(key_values)), time_us)
+        computed.append({engine.ROW: row_number, **{f"{view.name}__{n}": values[n] for n in names}})
+    connection.register("__folded", pa.Table.from_pylist(computed))
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} "
+        f"JOIN __folded USING ({engine.ROW})"
+    )
+    connection.unregister("__folded")
+
+
+def log_files(source: Source, folder: Path) -> list[Path]:
+    """The raw event log's Parquet files as local paths: a file:// log is read where it is,
+    another store's is copied into `folder` first."""
+    prefix = log_prefix(source)
+    store = storage.get_store(prefix)
     try:
-        return parse_timestamp(value, column)
-    except RowError as error:
-        raise InvalidInput(f"Entity row {index}: {error}") from None
+        entries = [entry for entry in store.list(prefix) if entry.uri.endswith(".parquet")]
+    except storage.ObjectNotFound:
+        return []
+    if storage.parse_uri(prefix).scheme == "file":
+        return [storage.uri_to_path(entry.uri) for entry in entries]
+    store.download(prefix, folder)
+    return sorted(folder.rglob("*.parquet"))
 
 
 def write_parquet(table: pa.Table, uri: str) -> None:
