@@ -92,8 +92,8 @@ def engine_values(
     with engine.connect() as connection:
         connection.register("__entities", micros_as_times(pa.Table.from_pylist(rows), "timestamp"))
         engine.entity_rows_table(connection, "__entities", "timestamp")
-        query, parameters, python = engine.features_sql(connection, view, "__rows")
-        found = connection.execute(f"{query} ORDER BY {engine.ROW}", parameters).fetchall()
+        query, python = engine.features_sql(connection, view, "__rows")
+        found = connection.execute(f"{query} ORDER BY {engine.ROW}").fetchall()
         columns = [d[0] for d in connection.description or []]
     values = [
         {k.removeprefix("v__"): v for k, v in zip(columns, row, strict=True) if k != engine.ROW}

@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from modelyard import config
 from modelyard.features.aggregations import MICROS, RESOLUTION, Feature, ViewDefinition
@@ -90,7 +91,7 @@ class LogView:
     features: list[str]  # the features wanted (aggregates and ratios), in order
 
 
-def events_sql(view: LogView) -> tuple[str, list[Any]]:
+def events_sql(view: LogView) -> str:
     """The log's events that pass the view's filter: keys, time in microseconds, values."""
     definition = view.definition
     columns = {f.column for f in definition.aggregates if f.column}
@@ -98,20 +99,23 @@ def events_sql(view: LogView) -> tuple[str, list[Any]]:
     select.append(f"epoch_us({quote(definition.time_column)}) AS __t")
     select += [_plain_column(name, view.schema[name]) for name in sorted(columns)]
     sql = f"SELECT {', '.join(select)} FROM {_log_relation(view)}"
-    parameters: list[Any] = []
-    if definition.row_filter is not None:
-        column, op, literal = (
-            definition.row_filter.column,
-            definition.row_filter.op,
-            definition.row_filter.literal,
-        )
-        op = "=" if op == "==" else op
-        value = (
-            f"epoch_us({quote(column)})" if view.schema[column] == "timestamp" else quote(column)
-        )
-        sql += f" WHERE {value} {op} ?"
-        parameters.append(literal)
-    return sql, parameters
+    row_filter = definition.row_filter
+    if row_filter is not None:
+        op = "=" if row_filter.op == "==" else row_filter.op
+        sql += f" WHERE {quote(row_filter.column)} {op} {sql_literal(row_filter.literal)}"
+    return sql
+
+
+def sql_literal(value: Any) -> str:
+    """A filter's value (spec.py parsed it as a bool, int, float or string) as SQL: the
+    events query is used more than once, so it is written out rather than bound."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"CAST({int(value)} AS BIGINT)"
+    if isinstance(value, float):
+        return f"CAST('{float(value)!r}' AS DOUBLE)"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _plain_column(name: str, kind: str) -> str:
@@ -141,15 +145,12 @@ def _log_relation(view: LogView) -> str:
     return f"(SELECT {columns} WHERE false)"
 
 
-def exact_scale(
-    connection: duckdb.DuckDBPyConnection, events: str, parameters: list[Any], column: str
-) -> int | None:
+def exact_scale(connection: duckdb.DuckDBPyConnection, events: str, column: str) -> int | None:
     """The power of two that makes every value of `column` a whole number whose window sums
     fit in 128 bits; None when no such power exists (then the sum is folded in Python)."""
     smallest, total = connection.execute(
         f"SELECT min(abs({quote(column)})) FILTER (WHERE {quote(column)} != 0), "
-        f"sum(abs(CAST({quote(column)} AS DOUBLE))) FROM ({events})",
-        parameters,
+        f"sum(abs(CAST({quote(column)} AS DOUBLE))) FROM ({events})"
     ).fetchall()[0]
     if smallest is None:
         return 0  # no events, or all zeros: every sum is exact
@@ -160,12 +161,11 @@ def exact_scale(
     return scale
 
 
-def aggregate_sql(feature: Feature, window: str, scale: int | None) -> str:
-    """The window aggregate giving exactly what aggregations.py folds for `feature`."""
+def aggregate_sql(feature: Feature, window: str) -> str:
+    """The window aggregate giving exactly what aggregations.py folds for `feature` (counts,
+    sums and means come from running totals instead: _from_totals)."""
     column = quote(feature.column) if feature.column else ""
     match feature.aggregation:
-        case "count":
-            return f"count(__event) OVER {window}"
         case "min" | "max":
             return f"{feature.aggregation}({column}) OVER {window}"
         case "last":
@@ -174,19 +174,7 @@ def aggregate_sql(feature: Feature, window: str, scale: int | None) -> str:
             return f"(max({pair}) OVER {window}).v"
         case "distinct_count":
             return f"count(DISTINCT {column}) OVER {window}"
-        case "sum":
-            return f"coalesce({_exact_sum(column, window, scale)}, 0.0)"
-        case "mean":
-            total = _exact_sum(column, window, scale)
-            return f"{total} / CAST(nullif(count({column}) OVER {window}, 0) AS DOUBLE)"
-    raise ValueError(f"no SQL for aggregation {feature.aggregation!r}")
-
-
-def _exact_sum(column: str, window: str, scale: int | None) -> str:
-    if scale is None:
-        raise ValueError("sum without an exact scale")
-    scaled = f"CAST({column} * pow(2.0, {scale}) AS HUGEINT)"
-    return f"(__exact_double(sum({scaled}) OVER {window}) * pow(2.0, {-scale}))"
+    raise ValueError(f"no framed SQL for aggregation {feature.aggregation!r}")
 
 
 def window_clause(definition: ViewDefinition, window_seconds: int | None) -> str:
@@ -203,60 +191,146 @@ def ratio_sql(feature: Feature, prefix: str) -> str:
     )
 
 
+PREFIX_SUMS = ("count", "sum", "mean")  # differences of running totals, exact as integers
+RUNNING = ("min", "max", "last")  # over a lifetime: running values
+
+
 def features_sql(
     connection: duckdb.DuckDBPyConnection, view: LogView, rows: str
-) -> tuple[str, list[Any], list[str]]:
+) -> tuple[str, list[str]]:
     """SELECT of `ROW` and the wanted features of `view` for every row of table `rows`
-    (columns ROW, END and the view's keys); also the features that need the Python fold."""
+    (columns ROW, END and the view's keys); also the features that need the Python fold.
+
+    Counts, sums and means are differences of running totals taken at the window's end and
+    start (one ordered pass whatever the windows); lifetime min, max and last are running
+    values; the rest are framed window aggregates."""
     definition = view.definition
-    events, parameters = events_sql(view)
+    events = events_sql(view)
     by_name = {f.name: f for f in definition.features}
     wanted = set(view.features)
     for feature in definition.features:
         if feature.name in wanted and feature.ratio is not None:
             wanted |= set(feature.ratio)
     aggregates = [f for f in definition.aggregates if f.name in wanted]
-    columns = sorted({f.column for f in aggregates if f.column})
-    keys = [quote(k) for k in definition.keys]
-    scales = {
-        f.name: exact_scale(connection, events, parameters, f.column)
-        for f in aggregates
-        if f.aggregation in ("sum", "mean")
-    }
-    unexact = [name for name, scale in scales.items() if scale is None]
-    markers = ", ".join(
-        [*keys, f"{END} AS __t", f"{ROW}", "NULL::INTEGER AS __event"]
-        + [f"NULL AS {quote(c)}" for c in columns]
-    )
-    stream = (
-        f"SELECT {', '.join(keys)}, __t, NULL::BIGINT AS {ROW}, 1 AS __event"
-        + "".join(f", {quote(c)}" for c in columns)
-        + f" FROM ({events}) UNION ALL BY NAME SELECT {markers} FROM {rows}"
-    )
-    computed = [
-        f"{aggregate_sql(f, window_clause(definition, f.window_seconds), scales.get(f.name))}"
-        f" AS {quote(view.prefix + f.name)}"
-        for f in aggregates
-        if f.name not in unexact
+    summed = sorted({f.column for f in aggregates if f.aggregation in ("sum", "mean")})
+    scales = {c: exact_scale(connection, events, c) for c in summed}
+    unexact = [
+        f.name for f in aggregates if f.aggregation in ("sum", "mean") and scales[f.column] is None
     ]
-    windowed = f"SELECT {ROW}, {', '.join(computed) or 'NULL AS __none'} FROM ({stream})"
+    running = [f for f in aggregates if _running(f) and f.name not in unexact]
+    framed = [f for f in aggregates if not _running(f)]
+    parts = []
+    if running:
+        parts.append(_running_sql(view, events, rows, running, scales))
+    if framed:
+        parts.append(_framed_sql(view, events, rows, framed))
+    joined = parts[0] if parts else f"(SELECT {ROW} FROM {rows})"
+    for part in parts[1:]:
+        joined = f"{joined} JOIN {part} USING ({ROW})"
     outputs = []
     for name in view.features:
         feature = by_name[name]
-        if feature.name in unexact:
-            continue
         if feature.ratio is not None and not set(feature.ratio) & set(unexact):
             outputs.append(f"{ratio_sql(feature, view.prefix)} AS {quote(view.prefix + name)}")
-        elif feature.ratio is None:
+        elif feature.ratio is None and name not in unexact:
             outputs.append(quote(view.prefix + name))
-    select = f"SELECT {ROW}{''.join(', ' + o for o in outputs)} FROM ({windowed}) "
-    select += f"WHERE {ROW} IS NOT NULL"
+    select = f"SELECT {ROW}{''.join(', ' + o for o in outputs)} FROM {joined}"
     python = [
         name
         for name in view.features
         if name in unexact or set(by_name[name].ratio or ()) & set(unexact)
     ]
-    return select, parameters, python
+    return select, python
+
+
+def _running(feature: Feature) -> bool:
+    return feature.aggregation in PREFIX_SUMS or (
+        feature.aggregation in RUNNING and feature.window_seconds is None
+    )
+
+
+def _stream(view: LogView, events: str, markers: str) -> str:
+    """The view's events and the entity rows' markers, in one relation."""
+    definition = view.definition
+    columns = sorted({f.column for f in definition.aggregates if f.column})
+    keys = ", ".join(quote(k) for k in definition.keys)
+    return (
+        f"SELECT {keys}, __t, NULL::BIGINT AS {ROW}, NULL::BIGINT AS __w, 1 AS __event"
+        + "".join(f", {quote(c)}" for c in columns)
+        + f" FROM ({events}) UNION ALL BY NAME SELECT * FROM ({markers})"
+    )
+
+
+def _running_sql(
+    view: LogView, events: str, rows: str, features: list[Feature], scales: dict[str, int | None]
+) -> str:
+    """Running totals at a marker at each window's end (__w = 0) and start (__w = window):
+    markers sort before events of the same time, so each sees only earlier events."""
+    definition = view.definition
+    keys = ", ".join(quote(k) for k in definition.keys)
+    windows = sorted({f.window_seconds for f in features if f.window_seconds is not None})
+    markers = " UNION ALL ".join(
+        f"SELECT {keys}, {END} - {w * MICROS} AS __t, {ROW}, {w} AS __w FROM {rows}"
+        for w in [0, *windows]
+    )
+    order = f"(PARTITION BY {keys} ORDER BY __t, __event NULLS FIRST ROWS UNBOUNDED PRECEDING)"
+    totals = {"__n": f"count(__event) OVER {order}"}
+    for column, scale in scales.items():
+        if scale is not None:
+            scaled = f"CAST({quote(column)} * pow(2.0, {scale}) AS HUGEINT)"
+            totals[f"__s_{column}"] = f"coalesce(sum({scaled}) OVER {order}, 0)"
+    for feature in features:
+        if feature.aggregation in RUNNING:
+            totals[f"__r_{feature.name}"] = aggregate_sql(feature, order)
+    select = ", ".join(f"{sql} AS {quote(name)}" for name, sql in totals.items())
+    running = (
+        f"SELECT {ROW}, __w, {select} FROM ({_stream(view, events, markers)}) "
+        f"QUALIFY {ROW} IS NOT NULL"
+    )
+    pivot = ", ".join(
+        f"any_value({quote(name)}) FILTER (WHERE __w = {w}) AS {quote(f'{name}@{w}')}"
+        for name in totals
+        for w in [0, *windows]
+    )
+    values = ", ".join(
+        f"{_from_totals(f, scales)} AS {quote(view.prefix + f.name)}" for f in features
+    )
+    return f"(SELECT {ROW}, {values} FROM (SELECT {ROW}, {pivot} FROM ({running}) GROUP BY {ROW}))"
+
+
+def _from_totals(feature: Feature, scales: dict[str, int | None]) -> str:
+    """A feature from the running totals at its window's end and start."""
+    if feature.aggregation in RUNNING:
+        return quote(f"__r_{feature.name}@0")
+    window = feature.window_seconds
+
+    def difference(name: str) -> str:
+        end = quote(f"{name}@0")
+        return end if window is None else f"({end} - {quote(f'{name}@{window}')})"
+
+    if feature.aggregation == "count":
+        return difference("__n")
+    scale = scales[feature.column]
+    total = f"(__exact_double({difference(f'__s_{feature.column}')}) * pow(2.0, {-(scale or 0)}))"
+    if feature.aggregation == "sum":
+        return total
+    return f"{total} / CAST(nullif({difference('__n')}, 0) AS DOUBLE)"
+
+
+def _framed_sql(view: LogView, events: str, rows: str, features: list[Feature]) -> str:
+    """Window aggregates over each marker's frame [end - window, end)."""
+    definition = view.definition
+    keys = ", ".join(quote(k) for k in definition.keys)
+    markers = f"SELECT {keys}, {END} AS __t, {ROW} FROM {rows}"
+    computed = ", ".join(
+        f"{aggregate_sql(f, window_clause(definition, f.window_seconds))} "
+        f"AS {quote(view.prefix + f.name)}"
+        for f in features
+    )
+    return (
+        f"(SELECT {ROW}, {computed} FROM ({_stream(view, events, markers)}) "
+        f"QUALIFY {ROW} IS NOT NULL)"
+    )
 
 
 def entity_rows_table(connection: duckdb.DuckDBPyConnection, source: str, time_column: str) -> None:
@@ -298,3 +372,62 @@ def _time_us(connection: duckdb.DuckDBPyConnection, source: str, column: str) ->
     ):
         return f"CAST(round_even(CAST({name} AS DOUBLE) * {MICROS}, 0) AS BIGINT)"
     return f"epoch_us(TRY_CAST({name} AS TIMESTAMPTZ))"
+
+
+# Rows (ROW and the named features, prefixed) folded in Python for features the engine
+# cannot compute exactly, given the entity rows' table and the view.
+Fold = Callable[[str, LogView, list[str]], list[dict[str, Any]]]
+
+
+def training_query(
+    connection: duckdb.DuckDBPyConnection,
+    source: str,
+    time_column: str,
+    views: list[LogView],
+    fold: Fold | None = None,
+) -> str:
+    """SELECT of relation `source`'s rows, in their order, with each view's features as of
+    the row's time (`time_column`, returned as a UTC timestamp) added."""
+    columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    if time_column not in columns:
+        raise InvalidInput(
+            f"The entity file has no column {time_column!r} (it has "
+            f"{', '.join(columns)}); name the time column with --time-column."
+        )
+    entity_rows_table(connection, source, time_column)
+    joins, outputs = [], []
+    for number, view in enumerate(views):
+        table = f"__features_{number}"
+        query, python = features_sql(connection, view, "__rows")
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}")
+        if python:
+            _add_folded(connection, table, view, python, fold)
+        joins.append(f"LEFT JOIN {table} USING ({ROW})")
+        outputs += [quote(view.prefix + name) for name in view.features]
+    time_out = f"CAST(make_timestamp(__time_us) AS TIMESTAMPTZ) AS {quote(time_column)}"
+    return (
+        f"SELECT __rows.* EXCLUDE ({ROW}, {END}, __time_us) REPLACE ({time_out}), "
+        f"{', '.join(outputs)} FROM __rows {' '.join(joins)} ORDER BY __rows.{ROW}"
+    )
+
+
+def _add_folded(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    view: LogView,
+    names: list[str],
+    fold: Fold | None,
+) -> None:
+    if fold is None:
+        raise InvalidInput(
+            f"Features {', '.join(names)} sum values too far apart in magnitude to be summed "
+            "exactly here; build this training set through modelyard (offline.py)."
+        )
+    folded = fold("__rows", view, names)
+    if not folded:
+        return
+    connection.register("__folded", pa.Table.from_pylist(folded))
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} JOIN __folded USING ({ROW})"
+    )
+    connection.unregister("__folded")

@@ -221,11 +221,6 @@ def _training_query(
 ) -> str:
     """SELECT of the entity rows in their order with every selected feature added."""
     columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-    if time_column not in columns:
-        raise InvalidInput(
-            f"The entity file has no column {time_column!r} (it has "
-            f"{', '.join(columns)}); name the time column with --time-column."
-        )
     for selection in selections:
         missing = [k for k in selection.view.source.keys if k not in columns]
         if missing:
@@ -233,55 +228,42 @@ def _training_query(
                 f"The entity file lacks key column(s) {', '.join(missing)} of view "
                 f"{selection.view.ref}."
             )
-    engine.entity_rows_table(connection, source, time_column)
-    joins, outputs = [], []
-    for number, selection in enumerate(selections):
-        alias = f"__v{number}"
-        query, names = _view_query(connection, selection, folder / alias)
-        joins.append(f"LEFT JOIN ({query}) {alias} USING ({engine.ROW})")
-        outputs += [f"{alias}.{engine.quote(name)}" for name in names]
-    time_out = f"CAST(make_timestamp(__time_us) AS TIMESTAMPTZ) AS {engine.quote(time_column)}"
-    hidden = f"{engine.ROW}, {engine.END}, __time_us"
-    return (
-        f"SELECT __rows.* EXCLUDE ({hidden}) REPLACE ({time_out}), {', '.join(outputs)} "
-        f"FROM __rows {' '.join(joins)} ORDER BY __rows.{engine.ROW}"
+    return engine.training_query(
+        connection,
+        source,
+        time_column,
+        [_log_view(selection, folder / f"v{n}") for n, selection in enumerate(selections)],
+        lambda table, log, names: _fold_in_python(connection, table, selections, log, names),
     )
 
 
-def _view_query(connection: Any, selection: Selection, folder: Path) -> tuple[str, list[str]]:
-    """The SELECT of ROW and one view's selected features, and those features' columns."""
+def _log_view(selection: Selection, folder: Path) -> engine.LogView:
     view = selection.view
     definition = view.aggregation_definition()
     names = selection.features or [f.name for f in definition.features]
-    log = engine.LogView(
-        definition, log_files(view.source, folder), view.source.schema, f"{view.name}__", names
-    )
-    query, parameters, python = engine.features_sql(connection, log, "__rows")
-    table = f"__features_{view.pk}"
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {query}", parameters)
-    if python:
-        _fold_in_python(connection, table, view, definition, python)
-    return f"SELECT * FROM {table}", [f"{view.name}__{name}" for name in names]
+    files = log_files(view.source, folder)
+    return engine.LogView(definition, files, view.source.schema, f"{view.name}__", names)
 
 
 def _fold_in_python(
-    connection: Any, table: str, view: View, definition: ViewDefinition, names: list[str]
-) -> None:
+    connection: Any,
+    table: str,
+    selections: list[Selection],
+    log: engine.LogView,
+    names: list[str],
+) -> list[dict[str, Any]]:
     """Features the engine cannot compute exactly (sums of values too far apart in
     magnitude for 128 bits), folded from the raw events like the reference: slow, rare."""
+    view = next(s.view for s in selections if log.prefix == f"{s.view.name}__")
+    definition = log.definition
     index = index_events(definition, read_log(view.source))
     keys = ", ".join(engine.quote(k) for k in definition.keys)
-    found = connection.sql(f"SELECT {engine.ROW}, __time_us, {keys} FROM __rows").fetchall()
+    found = connection.sql(f"SELECT {engine.ROW}, __time_us, {keys} FROM {table}").fetchall()
     computed = []
     for row_number, time_us, *key_values in found:
         values = values_at(definition, index.get(entity_key(key_values)), time_us)
-        computed.append({engine.ROW: row_number, **{f"{view.name}__{n}": values[n] for n in names}})
-    connection.register("__folded", pa.Table.from_pylist(computed))
-    connection.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} "
-        f"JOIN __folded USING ({engine.ROW})"
-    )
-    connection.unregister("__folded")
+        computed.append({engine.ROW: row_number, **{log.prefix + n: values[n] for n in names}})
+    return computed
 
 
 def log_files(source: Source, folder: Path) -> list[Path]:
