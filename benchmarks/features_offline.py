@@ -9,7 +9,7 @@ What each side gets, on the same generated data (100,000 users over 30 days):
   and a view of 40 features (count, sum, mean, min, max, last over 1h, 1d, 7d, 30d and
   lifetime); its offline engine (features/engine.py) aggregates the raw events itself;
 - Feast: it cannot aggregate raw events, so it gets the aggregated table (one row of 40
-  float features per user every 6 hours: what a batch pipeline would have produced) in a
+  float features per user every 3 days: what a batch pipeline would have produced) in a
   Parquet file source, and joins it point in time (`get_historical_features`, file offline
   store) in its own virtualenv outside the repository (--feast-venv, created on first use);
 - the limit: DuckDB's `ASOF LEFT JOIN` of the entity rows with that same aggregated table
@@ -50,7 +50,7 @@ USERS = 100_000
 DAYS = 30
 START_US = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp()) * 1_000_000
 SPAN_US = DAYS * 86_400 * 1_000_000
-SNAPSHOT_HOURS = 6
+SNAPSHOT_HOURS = 72  # 10 rows per user: 1M rows, as in the issue's orientation figures
 WINDOWS = {"1h": 3600, "1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "all": None}
 AGGREGATIONS = ("count", "sum", "mean", "min", "max", "last", "sum", "max")
 SCHEMA = {"event_id": "int", "user_id": "int", "amount": "float", "ts": "timestamp"}
@@ -150,6 +150,11 @@ def run_modelyard(events: Path, entities: Path, output: Path) -> dict[str, Any]:
 
 def run_fold(events: Path, entities: Path, rows: int) -> dict[str, Any]:
     """The pyarrow + Python engine: read the log with pyarrow, fold per row in Python."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "modelyard.settings")
+    os.environ.setdefault("MODELYARD_HOME", tempfile.mkdtemp(prefix="modelyard-bench-fold-"))
+    import django
+
+    django.setup()  # offline.py's module imports the models; no database is used
     from modelyard.features.aggregations import Feature, ViewDefinition
     from modelyard.features.offline import index_events, values_at
 
@@ -190,7 +195,6 @@ import json, sys, time
 from datetime import timedelta
 import pandas as pd
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
-from feast.infra.offline_stores.file import FileOfflineStoreConfig
 from feast.types import Float64
 
 aggregated, entities, names, repo = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
@@ -199,7 +203,7 @@ source = FileSource(path=aggregated, timestamp_field="event_timestamp")
 view = FeatureView(name="activity", entities=[user], ttl=timedelta(days=60),
                    schema=[Field(name=n, dtype=Float64) for n in names], source=source, online=False)
 store = FeatureStore(config=RepoConfig(project="bench", registry=repo + "/registry.db",
-                     provider="local", offline_store=FileOfflineStoreConfig(),
+                     provider="local", offline_store={"type": "file"},
                      entity_key_serialization_version=3, repo_path=repo))
 store.apply([user, view])
 entity_df = pd.read_parquet(entities)

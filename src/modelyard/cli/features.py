@@ -153,5 +153,86 @@ def _register_training_set(ref: str, uri: str, chosen: list[Any]) -> int:
     return int(registered["version"])
 
 
+@features.command("mirror")
+@click.option("--from", "environment", required=True, help="The environment to copy from.")
+@click.option("--to", "target", help="This deployment's environment (checked, not chosen).")
+@click.option("--sample", default="100%", show_default=True, help="Share of entities, e.g. 10%.")
+@click.option("--since", metavar="DURATION", help="Only events this recent, e.g. 30d.")
+@click.option("--team", "teams", multiple=True, help="Only these teams' sources (repeatable).")
+def mirror_command(
+    environment: str, target: str | None, sample: str, since: str | None, teams: tuple[str, ...]
+) -> None:
+    """Replace this deployment's raw event logs by another environment's (a deterministic
+    sample of entities) and rebuild the online store from them. Run on the receiving
+    deployment, as its operator."""
+    from modelyard.cli.operate import django_setup
+
+    django_setup()
+    from modelyard.features import mirror
+
+    mirror.check_target(target)
+    result = mirror.mirror(environment, _scope(sample, since), list(teams) or None)
+    for source, count in result.sources.items():
+        click.echo(f"{source}: {count} events from {environment}")
+    click.echo(f"Rebuilt the online store of {len(result.views)} view(s).")
+
+
+@features.command("diff")
+@click.option("--against", "environment", required=True, help="The environment to compare to.")
+@click.option("--sample", default="100%", show_default=True, help="As given to mirror.")
+@click.option("--since", metavar="DURATION", help="As given to mirror.")
+@click.option("--team", "teams", multiple=True, help="Only these teams' views (repeatable).")
+@click.option("--entities", "limit", default=1000, show_default=True, type=click.IntRange(1))
+@json_option
+def diff_command(
+    environment: str,
+    sample: str,
+    since: str | None,
+    teams: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Compare this deployment's online features with another environment's for the same
+    entities, now; exits 1 on any difference."""
+    from modelyard.cli.operate import django_setup
+
+    django_setup()
+    from modelyard.features import mirror
+
+    result = mirror.diff(environment, _scope(sample, since), list(teams) or None, limit)
+    if as_json:
+        _print_json(
+            {
+                "entities": result.entities,
+                "values": result.values,
+                "differences": [d.__dict__ for d in result.differences],
+            }
+        )
+    else:
+        for found in result.differences[:20]:
+            click.echo(
+                f"{found.view} {found.entity} {found.feature}: here {found.here!r}, "
+                f"{environment} {found.there!r}"
+            )
+        click.echo(
+            f"{len(result.differences)} difference(s) in {result.values} values of "
+            f"{result.entities} entities."
+        )
+    if result.differences:
+        raise SystemExit(1)
+
+
+def _scope(sample: str, since: str | None) -> Any:
+    from modelyard.features import mirror
+    from modelyard.features.spec import parse_duration
+
+    seconds = None
+    if since is not None:
+        seconds = parse_duration(since)
+        if not seconds:
+            raise click.ClickException(f"--since {since!r} must be a duration like 30d or 12h.")
+    return mirror.Scope(mirror.parse_percent(sample), seconds)
+
+
 def register(group: click.Group) -> None:
     group.add_command(features)

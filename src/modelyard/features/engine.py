@@ -141,8 +141,12 @@ def _log_relation(view: LogView) -> str:
     if view.files:
         paths = ", ".join(quote_path(path) for path in view.files)
         return f"read_parquet([{paths}], union_by_name = true)"
-    columns = ", ".join(f"NULL::{SQL_TYPES[k]} AS {quote(c)}" for c, k in view.schema.items())
-    return f"(SELECT {columns} WHERE false)"
+    return f"(SELECT {empty_columns(view.schema)} WHERE false)"
+
+
+def empty_columns(schema: dict[str, str]) -> str:
+    """A source's columns as typed NULLs, for a log that has no file yet."""
+    return ", ".join(f"NULL::{SQL_TYPES[k]} AS {quote(c)}" for c, k in schema.items())
 
 
 def exact_scale(connection: duckdb.DuckDBPyConnection, events: str, column: str) -> int | None:

@@ -49,8 +49,11 @@ ARROW_TYPES = {
 }
 
 
-def log_prefix(source: Source) -> str:
-    return storage.join_uri(settings.ARTIFACT_ROOT, source.team.name, "features", source.name)
+def log_prefix(source: Source, root: str | None = None) -> str:
+    """Where the source's raw event log lives under this deployment's artifact root (or
+    another deployment's `root`, features/mirror.py)."""
+    base = settings.ARTIFACT_ROOT if root is None else root
+    return storage.join_uri(base, source.team.name, "features", source.name)
 
 
 def append(source: Source, rows: list[dict[str, Any]]) -> list[str]:
@@ -266,10 +269,10 @@ def _fold_in_python(
     return computed
 
 
-def log_files(source: Source, folder: Path) -> list[Path]:
+def log_files(source: Source, folder: Path, root: str | None = None) -> list[Path]:
     """The raw event log's Parquet files as local paths: a file:// log is read where it is,
     another store's is copied into `folder` first."""
-    prefix = log_prefix(source)
+    prefix = log_prefix(source, root)
     store = storage.get_store(prefix)
     try:
         entries = [entry for entry in store.list(prefix) if entry.uri.endswith(".parquet")]
