@@ -109,7 +109,7 @@ def test_since_keeps_recent_events_and_diff_finds_a_staging_only_event(
 def test_environments_are_named_and_mirrors_run_on_the_receiving_deployment(
     production: dict[str, Any],
 ) -> None:
-    with pytest.raises(InvalidInput, match="Unknown environment 'qa'.*MODELYARD_FEATURES"):
+    with pytest.raises(InvalidInput, match=r"Unknown environment 'qa'.*MODELYARD_FEATURES"):
         mirror.mirror("qa", mirror.Scope())
     with pytest.raises(InvalidInput, match="run the mirror on the production deployment"):
         mirror.check_target("production")
