@@ -10,6 +10,7 @@ values are what the online store answers at that row's time.
 from __future__ import annotations
 
 import io
+import json
 import tempfile
 import uuid
 from bisect import bisect_left
@@ -87,12 +88,29 @@ def _parquet(schema: dict[str, str], rows: list[dict[str, Any]]) -> bytes:
 
 def has_events(source: Source) -> bool:
     prefix = log_prefix(source)
+    return bool(live_files(storage.get_store(prefix), prefix))
+
+
+def live_files(store: storage.Store, prefix: str) -> list[str]:
+    """The log's Parquet files a reader takes (features/compaction.py): every file but those
+    a compaction manifest replaces, and no merged file whose manifest is not written yet."""
     try:
-        return any(
-            entry.uri.endswith(".parquet") for entry in storage.get_store(prefix).list(prefix)
-        )
+        names = [entry.uri for entry in store.list(prefix)]
     except storage.ObjectNotFound:
-        return False
+        return []  # no event pushed yet
+    replaced: set[str] = set()
+    manifests = {uri for uri in names if uri.endswith(".json") and "/compact-" in uri}
+    for uri in manifests:
+        with store.open(uri) as stream:
+            folder = uri.rsplit("/", 1)[0]
+            replaced |= {f"{folder}/{name}" for name in json.load(stream)["replaces"]}
+    return sorted(
+        uri
+        for uri in names
+        if uri.endswith(".parquet")
+        and uri not in replaced
+        and ("/compact-" not in uri or uri.removesuffix(".parquet") + ".json" in manifests)
+    )
 
 
 def read_log(source: Source) -> list[dict[str, Any]]:
@@ -100,15 +118,10 @@ def read_log(source: Source) -> list[dict[str, Any]]:
     prefix = log_prefix(source)
     store = storage.get_store(prefix)
     rows: list[dict[str, Any]] = []
-    try:
-        entries = list(store.list(prefix))
-    except storage.ObjectNotFound:
-        return rows  # no event pushed yet
-    for entry in entries:
-        if entry.uri.endswith(".parquet"):
-            with store.open(entry.uri) as stream:
-                table = pq.read_table(io.BytesIO(stream.read()))
-            rows.extend(_plain(table, source.schema).to_pylist())
+    for uri in live_files(store, prefix):
+        with store.open(uri) as stream:
+            table = pq.read_table(io.BytesIO(stream.read()))
+        rows.extend(_plain(table, source.schema).to_pylist())
     return rows
 
 
@@ -270,22 +283,18 @@ def _fold_in_python(
 
 
 def log_files(source: Source, folder: Path, root: str | None = None) -> list[Path]:
-    """The raw event log's Parquet files as local paths: a file:// log is read where it is,
-    another store's is copied into `folder` first."""
+    """The raw event log's live Parquet files as local paths: a file:// log is read where it
+    is, another store's files are copied into `folder` first."""
     prefix = log_prefix(source, root)
     store = storage.get_store(prefix)
-    try:
-        entries = [entry for entry in store.list(prefix) if entry.uri.endswith(".parquet")]
-    except storage.ObjectNotFound:
-        return []
+    uris = live_files(store, prefix)
     if storage.parse_uri(prefix).scheme == "file":
-        return [storage.uri_to_path(entry.uri) for entry in entries]
-    store.download(prefix, folder)
-    return sorted(folder.rglob("*.parquet"))
-
-
-def write_parquet(table: pa.Table, uri: str) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    buffer.seek(0)
-    storage.get_store(uri).put(uri, buffer)
+        return [storage.uri_to_path(uri) for uri in uris]
+    paths = []
+    for number, uri in enumerate(uris):
+        path = folder / f"{number:06d}.parquet"
+        folder.mkdir(parents=True, exist_ok=True)
+        with store.open(uri) as stream, path.open("wb") as target:
+            storage.base.copy_stream(stream, target)
+        paths.append(path)
+    return paths
