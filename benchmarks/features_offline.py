@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -62,7 +60,9 @@ def features() -> list[tuple[str, str, str, int | None]]:
     for window_name, seconds in WINDOWS.items():
         for number, aggregation in enumerate(AGGREGATIONS):
             column = "" if aggregation == "count" else ("quantity" if number > 5 else "amount")
-            found.append((f"{aggregation}_{column or 'events'}_{window_name}", aggregation, column, seconds))
+            found.append(
+                (f"{aggregation}_{column or 'events'}_{window_name}", aggregation, column, seconds)
+            )
     return found
 
 
@@ -201,7 +201,8 @@ aggregated, entities, names, repo = sys.argv[1], sys.argv[2], json.loads(sys.arg
 user = Entity(name="user", join_keys=["user_id"], value_type=ValueType.INT64)
 source = FileSource(path=aggregated, timestamp_field="event_timestamp")
 view = FeatureView(name="activity", entities=[user], ttl=timedelta(days=60),
-                   schema=[Field(name=n, dtype=Float64) for n in names], source=source, online=False)
+                   schema=[Field(name=n, dtype=Float64) for n in names], source=source,
+                   online=False)
 store = FeatureStore(config=RepoConfig(project="bench", registry=repo + "/registry.db",
                      provider="local", offline_store={"type": "file"},
                      entity_key_serialization_version=3, repo_path=repo))
@@ -214,11 +215,22 @@ print(json.dumps({"rows": len(frame)}))
 """
 
 
-def run_feast(venv: Path, aggregated: Path, entities: Path, output: Path, work: Path) -> dict[str, Any]:
+def run_feast(
+    venv: Path, aggregated: Path, entities: Path, output: Path, work: Path
+) -> dict[str, Any]:
     names = json.dumps([f[0] for f in features()])
     repo = work / "feast_repo"
     repo.mkdir(exist_ok=True)
-    argv = [str(venv / "bin" / "python"), "-c", FEAST_RUN, str(aggregated), str(entities), names, str(repo), str(output)]
+    argv = [
+        str(venv / "bin" / "python"),
+        "-c",
+        FEAST_RUN,
+        str(aggregated),
+        str(entities),
+        names,
+        str(repo),
+        str(output),
+    ]
     completed = subprocess.run(argv, check=True, capture_output=True, text=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -226,21 +238,29 @@ def run_feast(venv: Path, aggregated: Path, entities: Path, output: Path, work: 
 def measured(argv: list[str]) -> dict[str, Any]:
     """Run this script's `--run` in a fresh process: its answer, wall seconds, peak RSS."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, "--run", *argv], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--run", *argv], stdout=subprocess.PIPE, text=True
+    )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     output = process.stdout.read() if process.stdout else ""
     if status != 0:
         raise SystemExit(f"{argv[0]} failed ({status}): {output}")
     answer = json.loads(output.strip().splitlines()[-1])
-    return {**answer, "seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "load": os.getloadavg()[0]}
+    return {
+        **answer,
+        "seconds": seconds,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "load": os.getloadavg()[0],
+    }
 
 
 def ensure_feast(venv: Path) -> None:
     if (venv / "bin" / "feast").exists():
         return
     print(f"creating {venv} with the latest feast (a few minutes)")
-    subprocess.run([sys.executable.replace(".venv/bin/python", "python3") if False else "python3", "-m", "venv", str(venv)], check=True)
+    base_python = getattr(sys, "_base_executable", sys.executable)  # not this venv's
+    subprocess.run([base_python, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "feast"], check=True)
@@ -257,7 +277,9 @@ def child(argv: list[str]) -> None:
     elif kind == "limit":
         answer = run_limit(Path(rest[0]), Path(rest[1]), Path(rest[2]))
     elif kind == "feast":
-        answer = run_feast(Path(rest[0]), Path(rest[1]), Path(rest[2]), Path(rest[3]), Path(rest[4]))
+        answer = run_feast(
+            Path(rest[0]), Path(rest[1]), Path(rest[2]), Path(rest[3]), Path(rest[4])
+        )
     else:
         raise SystemExit(f"unknown run {kind}")
     print(json.dumps(answer))
@@ -274,11 +296,19 @@ def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="100k entity rows, 1M events")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--feast-venv", type=Path, default=Path("/tmp/modelyard-bench-feast-offline"))
-    parser.add_argument("--work", type=Path, default=None, help="keep the data here (reused if present)")
+    parser.add_argument(
+        "--feast-venv",
+        type=Path,
+        default=Path("/tmp/modelyard-bench-feast-offline"),  # noqa: S108 - outside the repository
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="keep the data here (reused if present)"
+    )
     parser.add_argument("--run", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -299,7 +329,9 @@ def main() -> None:
     print(f"wrote {RESULTS / name}")
 
 
-def measure(args: argparse.Namespace, work: Path, entity_rows: int, event_counts: list[int], repeat: int) -> dict[str, Any]:
+def measure(
+    args: argparse.Namespace, work: Path, entity_rows: int, event_counts: list[int], repeat: int
+) -> dict[str, Any]:
     entities = work / f"entities_{entity_rows}.parquet"
     if not entities.exists():
         write_entities(entities, entity_rows)
@@ -325,20 +357,48 @@ def measure(args: argparse.Namespace, work: Path, entity_rows: int, event_counts
             [measured(["modelyard", str(log), str(entities), str(output)]) for _ in range(repeat)]
         )
     print("limit: DuckDB ASOF LEFT JOIN over the aggregated table")
-    results["limit"] = median([measured(["limit", str(aggregated), str(entities), str(work / "limit.parquet")]) for _ in range(repeat)])
+    results["limit"] = median(
+        [
+            measured(["limit", str(aggregated), str(entities), str(work / "limit.parquet")])
+            for _ in range(repeat)
+        ]
+    )
     print("Feast get_historical_features")
     results["feast"] = median(
-        [measured(["feast", str(args.feast_venv), str(aggregated), str(entities), str(work / "feast.parquet"), str(work)]) for _ in range(repeat)]
+        [
+            measured(
+                [
+                    "feast",
+                    str(args.feast_venv),
+                    str(aggregated),
+                    str(entities),
+                    str(work / "feast.parquet"),
+                    str(work),
+                ]
+            )
+            for _ in range(repeat)
+        ]
     )
     results["feast"]["rows_with_features"] = _rows_with_features(work / "feast.parquet")
     results["limit"]["rows_with_features"] = _rows_with_features(work / "limit.parquet")
     slice_rows = 2_000
     log = work / f"events_{event_counts[0]}"
-    print(f"engines on {slice_rows:,} entity rows over {event_counts[0]:,} events: DuckDB and the pyarrow fold")
+    print(
+        f"engines on {slice_rows:,} entity rows over {event_counts[0]:,} events: "
+        "DuckDB and the pyarrow fold"
+    )
     results["engine_choice"] = {
         "entity_rows": slice_rows,
         "events": event_counts[0],
-        "duckdb": measured(["modelyard-slice", str(log), str(entities), str(slice_rows), str(work / "slice.parquet")]),
+        "duckdb": measured(
+            [
+                "modelyard-slice",
+                str(log),
+                str(entities),
+                str(slice_rows),
+                str(work / "slice.parquet"),
+            ]
+        ),
         "pyarrow_fold": measured(["fold", str(log), str(entities), str(slice_rows)]),
     }
     return results
@@ -350,23 +410,28 @@ def _rows_with_features(path: Path) -> int:
     return table.num_rows - table.column(column).null_count
 
 
+def _figures(figures: dict[str, Any]) -> str:
+    return f"{figures['seconds']:6.1f} s {figures['peak_rss_mb']:6.0f} MB (load {figures['load']})"
+
+
 def print_results(results: dict[str, Any]) -> None:
-    feast = results["feast"]
-    print(f"\n{results['entity_rows']:,} entity rows x {results['features']} features, {results['users']:,} users")
+    feast, limit = results["feast"], results["limit"]
+    rows, users = results["entity_rows"], results["users"]
+    print(f"\n{rows:,} entity rows x {results['features']} features, {users:,} users")
     for count, figures in results["modelyard"].items():
-        print(
-            f"  modelyard from {int(count):>10,} raw events: {figures['seconds']:6.1f} s "
-            f"{figures['peak_rss_mb']:6.0f} MB  ({feast['seconds'] / figures['seconds']:.1f} x faster than Feast; load {figures['load']})"
-        )
-    limit = results["limit"]
-    print(f"  limit, ASOF over the aggregated table:   {limit['seconds']:6.1f} s {limit['peak_rss_mb']:6.0f} MB  (load {limit['load']})")
-    print(f"  Feast get_historical_features:          {feast['seconds']:6.1f} s {feast['peak_rss_mb']:6.0f} MB  (load {feast['load']})")
-    print(f"  rows with features: Feast {feast['rows_with_features']:,}, ASOF {limit['rows_with_features']:,} of {results['entity_rows']:,}")
-    choice = results["engine_choice"]
+        ratio = feast["seconds"] / figures["seconds"]
+        print(f"  modelyard, {int(count):>10,} raw events: {_figures(figures)}")
+        print(f"    {ratio:.2f} x Feast's speed")
+    print(f"  limit, ASOF over the aggregated table: {_figures(limit)}")
+    print(f"  Feast get_historical_features:        {_figures(feast)}")
     print(
-        f"  engine choice on {choice['entity_rows']:,} rows / {choice['events']:,} events: DuckDB {choice['duckdb']['seconds']:.1f} s "
-        f"{choice['duckdb']['peak_rss_mb']:.0f} MB, pyarrow fold {choice['pyarrow_fold']['seconds']:.1f} s {choice['pyarrow_fold']['peak_rss_mb']:.0f} MB"
+        f"  rows with features: Feast {feast['rows_with_features']:,}, "
+        f"ASOF {limit['rows_with_features']:,} of {rows:,}"
     )
+    choice = results["engine_choice"]
+    print(f"  engine choice, {choice['entity_rows']:,} rows over {choice['events']:,} events:")
+    print(f"    DuckDB        {_figures(choice['duckdb'])}")
+    print(f"    pyarrow fold  {_figures(choice['pyarrow_fold'])}")
 
 
 if __name__ == "__main__":
