@@ -14,6 +14,15 @@
 
 `score` scores each data set version that triggered the run (or `args.input`, a URI)
 with the model, exactly as `modelyard score` does, reporting rows as the run's progress.
+
+The feature store's background work runs the same way, under the jobs' caps, for the
+run's team (features/compaction.py, services.rebuild_tiles):
+
+      compact:
+        cron: "0 3 * * *"
+        args: {source: clicks}                    # every day folder of its raw event log
+      backfill:
+        args: {view: user_activity}               # its online store rebuilt from the log
 """
 
 from __future__ import annotations
@@ -40,6 +49,37 @@ def score(ctx: sdk.Context) -> None:
     for dataset, uri in sources:
         _score_one(ctx, model, dataset, uri)
     tracker().flush()  # this process ends with the run
+
+
+def compact_features(ctx: sdk.Context) -> None:
+    """Merge the small files of each day of a source's raw event log; days as progress."""
+    from modelyard.features import compaction
+    from modelyard.features import services as features
+
+    source = features.get_source(ctx.team, _required(ctx, "source"))
+    done = compaction.compact(source, progress=lambda day, days: ctx.progress(day, days))
+    ctx.log.info(
+        "Compacted %d day(s) of %s: %d files into %d, %d events",
+        done.days,
+        source,
+        done.files_merged,
+        done.days,
+        done.events,
+    )
+
+
+def backfill_features(ctx: sdk.Context) -> None:
+    """Rebuild a view's online store from its source's raw event log."""
+    from django.db import transaction
+
+    from modelyard.features import services as features
+
+    view = features.get_view(ctx.team, _required(ctx, "view"))
+    ctx.progress(0, 1)
+    with transaction.atomic():
+        features.rebuild_tiles(view)
+    ctx.progress(1, 1)
+    ctx.log.info("Rebuilt the online store of %s from its raw event log", view.ref)
 
 
 def _required(ctx: sdk.Context, name: str) -> str:

@@ -288,3 +288,29 @@ def sandbox_timeout_seconds() -> float:
 def sandbox_user() -> str:
     """Who sandboxed model code runs as when modelyard runs as root."""
     return env_str("MODELYARD_SANDBOX_USER", "nobody")
+
+
+def features_engine_memory_mb() -> int:
+    """Memory the offline feature engine (DuckDB) may hold before it spills to disk."""
+    return env_int("MODELYARD_FEATURES_ENGINE_MEMORY_MB", 512, minimum=64)
+
+
+def features_engine_threads() -> int:
+    """Threads of the offline feature engine (training sets, backfills, mirrors)."""
+    return env_int("MODELYARD_FEATURES_ENGINE_THREADS", 2, minimum=1)
+
+
+def features_environments() -> dict[str, str]:
+    """Other deployments whose raw event logs `modelyard features mirror` and `diff` read:
+    `name=artifact-root-URI` pairs separated by spaces or commas."""
+    found = {}
+    raw = os.environ.get("MODELYARD_FEATURES_ENVIRONMENTS", "")
+    for entry in raw.replace(",", " ").split():
+        name, equals, uri = entry.partition("=")
+        if not equals or not name or "://" not in uri:
+            raise ConfigError(
+                f"MODELYARD_FEATURES_ENVIRONMENTS: {entry!r} is not NAME=URI; write e.g. "
+                "'production=s3://prod-bucket/artifacts staging=file:///srv/modelyard/artifacts'."
+            )
+        found[name] = uri
+    return found

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import time_machine
 
+from modelyard.registry.models import AssetVersion
 from tests.features.conftest import project
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -64,6 +65,9 @@ def test_apply_push_read_online_and_build_a_training_set(cli: Any, tmp_path: Pat
             "red/user_activity:spend_7d,red/user_activity:last_page,red/purchases",
             "--output",
             str(output),
+            "--register",
+            "red/clicks_training",
+            user="bob",
         )
 
     assert "not a member of team 'red'" in refused
@@ -75,3 +79,6 @@ def test_apply_push_read_online_and_build_a_training_set(cli: Any, tmp_path: Pat
     assert [r["user_activity__last_page"] for r in rows] == ["home", "cart", "home"]
     assert [r["purchases__purchases_90m"] for r in rows] == [0, 1, 0]
     assert "user_activity__clicks_1h" not in rows[0]
+    registered = AssetVersion.objects.get(asset__name="clicks_training", asset__kind="dataset")
+    upstream = {edge.upstream.asset.name for edge in registered.upstream_edges.all()}
+    assert upstream == {"user_activity", "purchases"}

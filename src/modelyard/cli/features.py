@@ -102,25 +102,136 @@ def online(view: str, keys: tuple[str, ...], as_json: bool) -> None:
 @click.option("--features", "wanted", required=True, metavar="TEAM/VIEW[:FEATURE],…")
 @click.option("--output", required=True, metavar="URI", help="Where to write the Parquet file.")
 @click.option("--time-column", default="timestamp", show_default=True)
-def training_set(entities_path: Path, wanted: str, output: str, time_column: str) -> None:
+@click.option(
+    "--register",
+    "register_as",
+    metavar="TEAM/NAME",
+    help="Register the output as a new version of this data set (through the API, as the "
+    "signed-in user), with lineage to the feature set versions used.",
+)
+def training_set(
+    entities_path: Path, wanted: str, output: str, time_column: str, register_as: str | None
+) -> None:
     """Each entity row with the features as they were at its time (never later)."""
-    import pyarrow.csv
-    import pyarrow.parquet
-
     from modelyard.cli.operate import django_setup
 
     django_setup()
     from modelyard import storage
     from modelyard.features import offline, services
 
-    if entities_path.suffix.lower() == ".csv":
-        entities = pyarrow.csv.read_csv(entities_path)
-    else:
-        entities = pyarrow.parquet.read_table(entities_path)
     uri = output if "://" in output else storage.path_to_uri(Path(output).resolve())
-    table = offline.training_table(entities, time_column, services.selections(wanted))
-    offline.write_parquet(table, uri)
-    click.echo(f"Wrote {table.num_rows} rows x {table.num_columns} columns to {uri}.")
+    chosen = services.selections(wanted)
+    rows = offline.write_training_set(entities_path, time_column, chosen, uri)
+    click.echo(f"Wrote {rows} rows to {uri}.")
+    if register_as:
+        version = _register_training_set(register_as, uri, chosen)
+        click.echo(f"Registered data set {register_as} version {version}.")
+
+
+def _register_training_set(ref: str, uri: str, chosen: list[Any]) -> int:
+    """A data set version of the training set at `uri`, derived from each view's feature
+    set version (so the views' owners see who depends on them)."""
+    from modelyard import storage
+    from modelyard.client import Upstream
+
+    lineage = [
+        Upstream("featureset", f"{s.view.ref}:{s.view.version.version}", "derived_from")
+        for s in chosen
+        if s.view.version is not None
+    ]
+    local = storage.parse_uri(uri).scheme == "file"
+    source: str | Path = storage.uri_to_path(uri) if local else uri
+    with Client() as client:
+        registered = client.register_version(
+            "dataset",
+            ref,
+            [source],
+            description="Point-in-time training set of " + ", ".join(s.view.ref for s in chosen),
+            flavor="parquet",
+            lineage=lineage,
+        )
+    return int(registered["version"])
+
+
+@features.command("mirror")
+@click.option("--from", "environment", required=True, help="The environment to copy from.")
+@click.option("--to", "target", help="This deployment's environment (checked, not chosen).")
+@click.option("--sample", default="100%", show_default=True, help="Share of entities, e.g. 10%.")
+@click.option("--since", metavar="DURATION", help="Only events this recent, e.g. 30d.")
+@click.option("--team", "teams", multiple=True, help="Only these teams' sources (repeatable).")
+def mirror_command(
+    environment: str, target: str | None, sample: str, since: str | None, teams: tuple[str, ...]
+) -> None:
+    """Replace this deployment's raw event logs by another environment's (a deterministic
+    sample of entities) and rebuild the online store from them. Run on the receiving
+    deployment, as its operator."""
+    from modelyard.cli.operate import django_setup
+
+    django_setup()
+    from modelyard.features import mirror
+
+    mirror.check_target(target)
+    result = mirror.mirror(environment, _scope(sample, since), list(teams) or None)
+    for source, count in result.sources.items():
+        click.echo(f"{source}: {count} events from {environment}")
+    click.echo(f"Rebuilt the online store of {len(result.views)} view(s).")
+
+
+@features.command("diff")
+@click.option("--against", "environment", required=True, help="The environment to compare to.")
+@click.option("--sample", default="100%", show_default=True, help="As given to mirror.")
+@click.option("--since", metavar="DURATION", help="As given to mirror.")
+@click.option("--team", "teams", multiple=True, help="Only these teams' views (repeatable).")
+@click.option("--entities", "limit", default=1000, show_default=True, type=click.IntRange(1))
+@json_option
+def diff_command(
+    environment: str,
+    sample: str,
+    since: str | None,
+    teams: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Compare this deployment's online features with another environment's for the same
+    entities, now; exits 1 on any difference."""
+    from modelyard.cli.operate import django_setup
+
+    django_setup()
+    from modelyard.features import mirror
+
+    result = mirror.diff(environment, _scope(sample, since), list(teams) or None, limit)
+    if as_json:
+        _print_json(
+            {
+                "entities": result.entities,
+                "values": result.values,
+                "differences": [d.__dict__ for d in result.differences],
+            }
+        )
+    else:
+        for found in result.differences[:20]:
+            click.echo(
+                f"{found.view} {found.entity} {found.feature}: here {found.here!r}, "
+                f"{environment} {found.there!r}"
+            )
+        click.echo(
+            f"{len(result.differences)} difference(s) in {result.values} values of "
+            f"{result.entities} entities."
+        )
+    if result.differences:
+        raise SystemExit(1)
+
+
+def _scope(sample: str, since: str | None) -> Any:
+    from modelyard.features import mirror
+    from modelyard.features.spec import parse_duration
+
+    seconds = None
+    if since is not None:
+        seconds = parse_duration(since)
+        if not seconds:
+            raise click.ClickException(f"--since {since!r} must be a duration like 30d or 12h.")
+    return mirror.Scope(mirror.parse_percent(sample), seconds)
 
 
 def register(group: click.Group) -> None:

@@ -10,11 +10,14 @@ values are what the online store answers at that row's time.
 from __future__ import annotations
 
 import io
+import json
+import tempfile
 import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from modelyard import storage
+from modelyard.features import engine
 from modelyard.features.aggregations import (
     AGGREGATIONS,
     MICROS,
@@ -34,7 +38,7 @@ from modelyard.features.aggregations import (
 )
 from modelyard.features.models import Source, View
 from modelyard.features.online import entity_key, row_key
-from modelyard.features.validation import RowError, from_micros, parse_timestamp
+from modelyard.features.validation import from_micros
 from modelyard.lib.errors import InvalidInput
 
 ARROW_TYPES = {
@@ -46,8 +50,11 @@ ARROW_TYPES = {
 }
 
 
-def log_prefix(source: Source) -> str:
-    return storage.join_uri(settings.ARTIFACT_ROOT, source.team.name, "features", source.name)
+def log_prefix(source: Source, root: str | None = None) -> str:
+    """Where the source's raw event log lives under this deployment's artifact root (or
+    another deployment's `root`, features/mirror.py)."""
+    base = settings.ARTIFACT_ROOT if root is None else root
+    return storage.join_uri(base, source.team.name, "features", source.name)
 
 
 def append(source: Source, rows: list[dict[str, Any]]) -> list[str]:
@@ -81,12 +88,29 @@ def _parquet(schema: dict[str, str], rows: list[dict[str, Any]]) -> bytes:
 
 def has_events(source: Source) -> bool:
     prefix = log_prefix(source)
+    return bool(live_files(storage.get_store(prefix), prefix))
+
+
+def live_files(store: storage.Store, prefix: str) -> list[str]:
+    """The log's Parquet files a reader takes (features/compaction.py): every file but those
+    a compaction manifest replaces, and no merged file whose manifest is not written yet."""
     try:
-        return any(
-            entry.uri.endswith(".parquet") for entry in storage.get_store(prefix).list(prefix)
-        )
+        names = [entry.uri for entry in store.list(prefix)]
     except storage.ObjectNotFound:
-        return False
+        return []  # no event pushed yet
+    replaced: set[str] = set()
+    manifests = {uri for uri in names if uri.endswith(".json") and "/compact-" in uri}
+    for uri in manifests:
+        with store.open(uri) as stream:
+            folder = uri.rsplit("/", 1)[0]
+            replaced |= {f"{folder}/{name}" for name in json.load(stream)["replaces"]}
+    return sorted(
+        uri
+        for uri in names
+        if uri.endswith(".parquet")
+        and uri not in replaced
+        and ("/compact-" not in uri or uri.removesuffix(".parquet") + ".json" in manifests)
+    )
 
 
 def read_log(source: Source) -> list[dict[str, Any]]:
@@ -94,15 +118,10 @@ def read_log(source: Source) -> list[dict[str, Any]]:
     prefix = log_prefix(source)
     store = storage.get_store(prefix)
     rows: list[dict[str, Any]] = []
-    try:
-        entries = list(store.list(prefix))
-    except storage.ObjectNotFound:
-        return rows  # no event pushed yet
-    for entry in entries:
-        if entry.uri.endswith(".parquet"):
-            with store.open(entry.uri) as stream:
-                table = pq.read_table(io.BytesIO(stream.read()))
-            rows.extend(_plain(table, source.schema).to_pylist())
+    for uri in live_files(store, prefix):
+        with store.open(uri) as stream:
+            table = pq.read_table(io.BytesIO(stream.read()))
+        rows.extend(_plain(table, source.schema).to_pylist())
     return rows
 
 
@@ -166,53 +185,116 @@ def training_set(
 ) -> list[dict[str, Any]]:
     """Each entity row with the selected features as of its time (`view__feature` columns).
 
-    `entity_rows` carry the views' key columns and `time_column` in microseconds.
-    """
-    out = [dict(row) for row in entity_rows]
-    for selection in selections:
-        definition = selection.view.aggregation_definition()
-        index = index_events(definition, read_log(selection.view.source))
-        names = selection.features or [f.name for f in definition.features]
-        for row in out:
-            key = entity_key([row[column] for column in definition.keys])
-            values = values_at(definition, index.get(key), row[time_column])
-            row.update({f"{selection.view.name}__{name}": values[name] for name in names})
-    return out
+    `entity_rows` carry the views' key columns and `time_column` in microseconds; the rows
+    come back in the same order, with `time_column` as given."""
+    if not entity_rows:
+        return []
+    table = micros_as_times(pa.Table.from_pylist(entity_rows), time_column)
+    built: list[dict[str, Any]] = training_table(table, time_column, selections).to_pylist()
+    for given, row in zip(entity_rows, built, strict=True):
+        row[time_column] = given[time_column]
+    return built
+
+
+def micros_as_times(table: pa.Table, column: str) -> pa.Table:
+    """`column` of microseconds since the epoch as a UTC timestamp (a number in an entity
+    file means seconds, as in events)."""
+    index = table.column_names.index(column)
+    times = table.column(column).cast(pa.int64()).cast(ARROW_TYPES["timestamp"])
+    return table.set_column(index, column, times)
 
 
 def training_table(entities: pa.Table, time_column: str, selections: list[Selection]) -> pa.Table:
     """The entity table (keys, `time_column`, anything else such as a label) with the
     selected features as of each row's time appended as `view__feature` columns."""
-    if time_column not in entities.column_names:
-        raise InvalidInput(
-            f"The entity file has no column {time_column!r} (it has "
-            f"{', '.join(entities.column_names)}); name the time column with --time-column."
-        )
-    rows = entities.to_pylist()
-    for index, row in enumerate(rows):
-        row[time_column] = _row_time(row[time_column], index, time_column)
+    with engine.connect() as connection, tempfile.TemporaryDirectory() as folder:
+        connection.register("__entities", entities)
+        query = _training_query(connection, "__entities", time_column, selections, Path(folder))
+        return connection.sql(query).to_arrow_table()
+
+
+def write_training_set(
+    entities: Path, time_column: str, selections: list[Selection], uri: str
+) -> int:
+    """The training set of an entity file (Parquet or CSV) written as Parquet to `uri`,
+    streamed by the engine (never whole in memory); the number of rows."""
+    with engine.connect() as connection, tempfile.TemporaryDirectory() as folder:
+        reader = "read_csv" if entities.suffix.lower() == ".csv" else "read_parquet"
+        source = f"{reader}({engine.quote_path(entities)})"
+        query = _training_query(connection, source, time_column, selections, Path(folder))
+        local = Path(folder) / "training.parquet"
+        connection.execute(f"COPY ({query}) TO {engine.quote_path(local)} (FORMAT parquet)")
+        rows = connection.execute(
+            f"SELECT count(*) FROM read_parquet({engine.quote_path(local)})"
+        ).fetchall()[0][0]
+        with local.open("rb") as stream:
+            storage.get_store(uri).put(uri, stream)
+    return int(rows)
+
+
+def _training_query(
+    connection: Any, source: str, time_column: str, selections: list[Selection], folder: Path
+) -> str:
+    """SELECT of the entity rows in their order with every selected feature added."""
+    columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     for selection in selections:
-        missing = [k for k in selection.view.source.keys if k not in entities.column_names]
+        missing = [k for k in selection.view.source.keys if k not in columns]
         if missing:
             raise InvalidInput(
                 f"The entity file lacks key column(s) {', '.join(missing)} of view "
                 f"{selection.view.ref}."
             )
-    built = training_set(rows, time_column, selections)
-    for row in built:
-        row[time_column] = from_micros(row[time_column])
-    return pa.Table.from_pylist(built)
+    return engine.training_query(
+        connection,
+        source,
+        time_column,
+        [_log_view(selection, folder / f"v{n}") for n, selection in enumerate(selections)],
+        lambda table, log, names: _fold_in_python(connection, table, selections, log, names),
+    )
 
 
-def _row_time(value: Any, index: int, column: str) -> int:
-    try:
-        return parse_timestamp(value, column)
-    except RowError as error:
-        raise InvalidInput(f"Entity row {index}: {error}") from None
+def _log_view(selection: Selection, folder: Path) -> engine.LogView:
+    view = selection.view
+    definition = view.aggregation_definition()
+    names = selection.features or [f.name for f in definition.features]
+    files = log_files(view.source, folder)
+    return engine.LogView(definition, files, view.source.schema, f"{view.name}__", names)
 
 
-def write_parquet(table: pa.Table, uri: str) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    buffer.seek(0)
-    storage.get_store(uri).put(uri, buffer)
+def _fold_in_python(
+    connection: Any,
+    table: str,
+    selections: list[Selection],
+    log: engine.LogView,
+    names: list[str],
+) -> list[dict[str, Any]]:
+    """Features the engine cannot compute exactly (sums of values too far apart in
+    magnitude for 128 bits), folded from the raw events like the reference: slow, rare."""
+    view = next(s.view for s in selections if log.prefix == f"{s.view.name}__")
+    definition = log.definition
+    index = index_events(definition, read_log(view.source))
+    keys = ", ".join(engine.quote(k) for k in definition.keys)
+    found = connection.sql(f"SELECT {engine.ROW}, __time_us, {keys} FROM {table}").fetchall()
+    computed = []
+    for row_number, time_us, *key_values in found:
+        values = values_at(definition, index.get(entity_key(key_values)), time_us)
+        computed.append({engine.ROW: row_number, **{log.prefix + n: values[n] for n in names}})
+    return computed
+
+
+def log_files(source: Source, folder: Path, root: str | None = None) -> list[Path]:
+    """The raw event log's live Parquet files as local paths: a file:// log is read where it
+    is, another store's files are copied into `folder` first."""
+    prefix = log_prefix(source, root)
+    store = storage.get_store(prefix)
+    uris = live_files(store, prefix)
+    if storage.parse_uri(prefix).scheme == "file":
+        return [storage.uri_to_path(uri) for uri in uris]
+    paths = []
+    for number, uri in enumerate(uris):
+        path = folder / f"{number:06d}.parquet"
+        folder.mkdir(parents=True, exist_ok=True)
+        with store.open(uri) as stream, path.open("wb") as target:
+            storage.base.copy_stream(stream, target)
+        paths.append(path)
+    return paths
