@@ -130,3 +130,22 @@ def output_columns(outputs: dict[str, Any]) -> dict[str, npt.NDArray[np.float64]
             for j in range(min(array.shape[1], MAX_OUTPUT_COLUMNS)):
                 columns[f"{name}[{j}]"] = array[:, j]
     return columns
+
+
+def add_counts(
+    counts: dict[str, list[int]],
+    profiled: dict[str, Column],
+    values: dict[str, Any],
+    quality: bool = False,
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """`counts` plus the bin counts of each profiled column's values (and, when asked, the
+    columns' data-quality counts of them)."""
+    added, checked = dict(counts), {}
+    for name, column in profiled.items():
+        if name not in values:
+            continue
+        live = live_counts(values[name], column).tolist()
+        added[name] = stats.add(added.get(name, []), live)
+        if quality:
+            checked[name] = quality_counts(values[name], column)
+    return added, checked

@@ -133,33 +133,15 @@ def _count(
 ) -> None:
     rows = np.concatenate([np.asarray(r.rows, dtype=np.float64) for r in answered])
     inputs = {name: rows[:, position] for position, name in enumerate(features)}
-    counts, quality = add_counts(summary.feature_counts, profile.features, inputs, True)
+    counts, quality = columns.add_counts(summary.feature_counts, profile.features, inputs, True)
     summary.feature_counts = counts
     summary.quality_counts = {
         name: stats.add(summary.quality_counts.get(name, []), q) for name, q in quality.items()
     }
     if profile.outputs:
         outputs = _outputs(answered)
-        summary.output_counts, _ = add_counts(summary.output_counts, profile.outputs, outputs)
-
-
-def add_counts(
-    counts: dict[str, list[int]],
-    profiled: dict[str, columns.Column],
-    values: dict[str, Any],
-    quality: bool = False,
-) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """`counts` plus the bin counts of each profiled column's values (and, when asked, the
-    columns' data-quality counts of them)."""
-    added, checked = dict(counts), {}
-    for name, column in profiled.items():
-        if name not in values:
-            continue
-        live = columns.live_counts(values[name], column).tolist()
-        added[name] = stats.add(added.get(name, []), live)
-        if quality:
-            checked[name] = columns.quality_counts(values[name], column)
-    return added, checked
+        added, _ = columns.add_counts(summary.output_counts, profile.outputs, outputs)
+        summary.output_counts = added
 
 
 def _outputs(answered: list[Record]) -> dict[str, Any]:
