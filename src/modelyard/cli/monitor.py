@@ -167,9 +167,13 @@ def _labels(source: Path) -> dict[str, Json] | list[Json]:
         labels = json.loads(source.read_text())
     except ValueError as error:
         raise ClientError(f"{source} is not JSON ({error}); write {{request id: label}}.") from None
-    if not isinstance(labels, dict | list):
-        raise ClientError(f"{source} holds no JSON object or list; write {{request id: label}}.")
-    return labels
+    items = isinstance(labels, list) and all(isinstance(item, dict) for item in labels)
+    if not isinstance(labels, dict) and not items:
+        raise ClientError(
+            f"{source} holds no JSON object or list of label objects; write "
+            '{request id: label} or [{"keys": {…}, "time": …, "label": …}, …].'
+        )
+    return labels  # type: ignore[no-any-return]
 
 
 def _table_labels(source: Path) -> list[Json]:
