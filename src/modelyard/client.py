@@ -292,16 +292,30 @@ class Client:
 
     # --- monitoring ------------------------------------------------------------------------
 
-    def send_feedback(self, ref: str, labels: Mapping[str, Any]) -> Json:
-        """True labels of logged predictions, by the X-Request-ID the server answered with;
-        sent in batches of at most 10,000."""
+    def send_feedback(self, ref: str, labels: Mapping[str, Any] | Sequence[Json]) -> Json:
+        """True labels of logged predictions, sent in batches of at most 10,000: a mapping
+        {X-Request-ID the server answered with: label}, or a list of items, each
+        `{"request_id": …, "label": …}` or `{"keys": {entity key: value}, "time": …,
+        "label": …}` (the latest prediction for that entity at or before that time)."""
         path = f"{_asset_path('model', _asset_ref(ref))}/feedback"
-        items = [{"request_id": key, "label": value} for key, value in labels.items()]
+        if isinstance(labels, Mapping):
+            items = [{"request_id": key, "label": value} for key, value in labels.items()]
+        else:
+            items = [{**item, "time": _iso(item.get("time"))} for item in labels]
+            items = [{k: v for k, v in item.items() if v is not None} for item in items]
         received = 0
         for start in range(0, len(items), FEEDBACK_BATCH):
             body = {"labels": items[start : start + FEEDBACK_BATCH]}
             received += int(self._object("POST", path, json=body)["received"])
         return {"received": received}
+
+    def set_prediction_log(
+        self, ref: str, sample_rate: float | None = None, entity_keys: list[str] | None = None
+    ) -> Json:
+        """Change the model's share of predictions logged and/or its entity keys."""
+        path = f"{_asset_path('model', _asset_ref(ref))}/log"
+        body = {"sample_rate": sample_rate, "entity_keys": entity_keys}
+        return self._object("PUT", path, json={k: v for k, v in body.items() if v is not None})
 
     def monitors(self, ref: str) -> list[Json]:
         return self._array("GET", f"{_asset_path('model', _asset_ref(ref))}/monitors")

@@ -67,3 +67,27 @@ def test_feedback_from_a_file(cli: Cli, model, tmp_path) -> None:
     assert "2 label(s) sent" in said
     assert "holds no JSON object" in refused
     assert Feedback.objects.count() == 2
+
+
+def test_entity_keys_and_feedback_by_entity_from_a_csv_file(cli: Cli, model, tmp_path) -> None:
+    signature = {"inputs": [{"name": "customer", "type": "int"}, {"name": "x", "type": "double"}]}
+    registry.register_version(
+        cli.users["alice"],
+        model,
+        registry.VersionSpec(signature=signature),
+        [_bytes("model.bin", b"x")],
+    )
+    labels = tmp_path / "labels.csv"
+    labels.write_text("customer,time,label\n42,2026-12-01T10:05:00Z,1\n7,2026-12-01T10:06:00Z,0\n")
+
+    refused = cli.fails("monitor", "feedback", "red/churn", str(labels), user="bob")
+    named = cli.json("monitor", "log", "red/churn", "--entity-key", "customer", user="bob")
+    sent = cli.json("monitor", "feedback", "red/churn", str(labels), user="bob")
+
+    assert "no entity keys" in refused
+    assert named["entity_keys"] == ["customer"]
+    assert sent == {"received": 2}
+    assert dict(Feedback.objects.values_list("entity", "label")) == {
+        "customer=42": 1,
+        "customer=7": 0,
+    }

@@ -70,19 +70,29 @@ def ack(alert_id: int, as_json: bool) -> None:
 @click.argument("model", metavar="TEAM/NAME")
 @click.argument("name")
 @click.option(
-    "--kind", type=click.Choice(["drift", "errors", "latency", "live_metric"]), required=True
+    "--kind",
+    type=click.Choice(
+        ["drift", "prediction_drift", "data_quality", "errors", "latency", "traffic", "live_metric"]
+    ),
+    required=True,
 )
 @click.option(
     "--threshold",
     type=float,
     required=True,
-    help="drift: PSI; errors: share of requests (0-1); latency: p99 in milliseconds; "
-    "live_metric: how much worse than the promotion score.",
+    help="drift, prediction_drift: PSI; errors: share of requests (0-1); latency: p99 in "
+    "milliseconds; live_metric: how much worse than the promotion score; data_quality: share "
+    "of a feature's values missing, mistyped or out of range (0-1); traffic: fewest requests "
+    "in the window (1: fires at zero).",
 )
 @click.option("--alias", default="production", show_default=True)
 @click.option("--window", "window_seconds", type=int, help="Seconds of traffic evaluated.")
 @click.option("--min-samples", type=int, help="Fewer rows (drift) or requests: no verdict.")
-@click.option("--ks-pvalue", type=float, help="drift: KS p-value a drifting feature is below.")
+@click.option(
+    "--ks-pvalue",
+    type=float,
+    help="drift: the p-value (KS, chi-square for categories) a drifting column is below.",
+)
 @click.option("--cooldown", "cooldown_seconds", type=int, help="Seconds before firing again.")
 @click.option(
     "--react",
@@ -105,16 +115,93 @@ def add(model: str, name: str, as_json: bool, **fields: object) -> None:
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @json_option
 def feedback(model: str, source: Path, as_json: bool) -> None:
-    """Send true labels from SOURCE: a JSON object {request id: label}."""
+    """Send true labels from SOURCE, in batches of 10,000.
+
+    A .json file holds an object {request id: label} or a list of items
+    {"request_id": …, "label": …} / {"keys": {KEY: value}, "time": …, "label": …}; a .csv or
+    .parquet file has a `label` column and either `request_id` or `time` (with its offset)
+    plus one column per entity key of the model.
+    """
+    labels = _labels(source)
+    with Client() as client:
+        received = client.send_feedback(model, labels)
+    _print_json(received) if as_json else click.echo(f"{received['received']} label(s) sent.")
+
+
+@monitor.command(name="log")
+@click.argument("model", metavar="TEAM/NAME")
+@click.option("--sample-rate", type=click.FloatRange(0, 1), help="Share of predictions logged.")
+@click.option(
+    "--entity-key",
+    "entity_keys",
+    multiple=True,
+    help="An input column identifying an entity (repeat for several): feedback may then name "
+    "predictions by entity and time.",
+)
+@click.option("--no-entity-keys", is_flag=True, help="Forget the entity keys.")
+@json_option
+def log_settings(
+    model: str,
+    sample_rate: float | None,
+    entity_keys: tuple[str, ...],
+    no_entity_keys: bool,
+    as_json: bool,
+) -> None:
+    """Set MODEL's prediction log: its sample rate and entity keys (members)."""
+    keys = [] if no_entity_keys else (list(entity_keys) or None)
+    if sample_rate is None and keys is None:
+        raise ClientError("Give --sample-rate, --entity-key or --no-entity-keys.")
+    with Client() as client:
+        settings = client.set_prediction_log(model, sample_rate, keys)
+    if as_json:
+        _print_json(settings)
+        return
+    shown = ", ".join(settings["entity_keys"]) or "none"
+    click.echo(f"{model}: sample rate {settings['sample_rate']}, entity keys {shown}.")
+
+
+def _labels(source: Path) -> dict[str, Json] | list[Json]:
+    if source.suffix in (".csv", ".parquet"):
+        return _table_labels(source)
     try:
         labels = json.loads(source.read_text())
     except ValueError as error:
         raise ClientError(f"{source} is not JSON ({error}); write {{request id: label}}.") from None
-    if not isinstance(labels, dict):
-        raise ClientError(f"{source} holds no JSON object; write {{request id: label}}.")
-    with Client() as client:
-        received = client.send_feedback(model, labels)
-    _print_json(received) if as_json else click.echo(f"{received['received']} label(s) sent.")
+    items = isinstance(labels, list) and all(isinstance(item, dict) for item in labels)
+    if not isinstance(labels, dict) and not items:
+        raise ClientError(
+            f"{source} holds no JSON object or list of label objects; write "
+            '{request id: label} or [{"keys": {…}, "time": …, "label": …}, …].'
+        )
+    return labels  # type: ignore[no-any-return]
+
+
+def _table_labels(source: Path) -> list[Json]:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    try:
+        table = pcsv.read_csv(source) if source.suffix == ".csv" else pq.read_table(source)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise ClientError(f"{source} could not be read: {error}") from None
+    columns = table.column_names
+    if "label" not in columns or not ("request_id" in columns or "time" in columns):
+        raise ClientError(
+            f"{source} needs a `label` column and `request_id`, or `time` and the model's "
+            f"entity key columns; it has {', '.join(columns)}."
+        )
+    keys = [c for c in columns if c not in ("label", "request_id", "time")]
+    items = []
+    for row in table.to_pylist():
+        if "request_id" in columns:
+            items.append({"request_id": str(row["request_id"]), "label": row["label"]})
+            continue
+        moment = row["time"]
+        text = moment.isoformat() if hasattr(moment, "isoformat") else str(moment)
+        item = {"keys": {key: row[key] for key in keys}, "time": text, "label": row["label"]}
+        items.append(item)
+    return items
 
 
 def _alert_line(alert: Json) -> str:

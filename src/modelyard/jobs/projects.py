@@ -24,6 +24,7 @@ from modelyard.features import spec as features_spec
 from modelyard.jobs.events import index_listeners
 from modelyard.jobs.firing import arm
 from modelyard.jobs.models import Command, Project
+from modelyard.jobs.sections import SECTIONS
 from modelyard.jobs.spec import CommandSpec, ProjectSpec, SpecError, parse
 from modelyard.lib.errors import InvalidInput, NotFound
 from modelyard.registry.services import Actor, user_of
@@ -43,21 +44,28 @@ class Plan:
     team: Team
     project: Project | None
     changes: list[str]
+    sections: dict[str, Any]
 
 
 def plan(text: str) -> Plan:
-    spec, feature_spec = _parse(text)
+    spec, feature_spec, sections = _parse(text)
     team = Team.objects.filter(name=spec.team).first()
     if team is None:
         raise NotFound(f"No team {spec.team!r}; create it or fix `team:` in modelyard.yaml.")
     project = Project.objects.filter(team=team, name=spec.project).first()
     changes = diff(project.spec if project else None, spec.as_json())
     changes += features.plan(team, spec.project, feature_spec)
-    return Plan(spec, feature_spec, team, project, changes)
+    for key, section_spec in sections.items():
+        changes += SECTIONS[key].plan(team, spec.project, section_spec)
+    return Plan(spec, feature_spec, team, project, changes, sections)
 
 
-def _parse(text: str) -> tuple[ProjectSpec, features_spec.FeaturesSpec]:
+def _parse(text: str) -> tuple[ProjectSpec, features_spec.FeaturesSpec, dict[str, Any]]:
     feature_spec, problems = features_spec.parse(text)
+    sections = {}
+    for key, section in SECTIONS.items():
+        sections[key], found = section.parse(text)
+        problems += found
     try:
         spec = parse(text)
     except SpecError as error:
@@ -66,7 +74,7 @@ def _parse(text: str) -> tuple[ProjectSpec, features_spec.FeaturesSpec]:
         raise InvalidInput(
             "modelyard.yaml is not valid:\n" + "\n".join(problems), problems=problems
         ) from None
-    return spec, feature_spec
+    return spec, feature_spec, sections
 
 
 def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
@@ -121,6 +129,8 @@ def _write(actor: Actor, planned: Plan, text: str) -> None:
     removed = project.commands.exclude(name__in=list(spec.commands)).filter(active=True)
     removed.update(active=False, next_fire_at=None)
     features.apply(actor, team, spec.project, planned.features)
+    for key, section_spec in planned.sections.items():
+        SECTIONS[key].apply(actor, team, spec.project, section_spec)
     record(
         actor, "project.applied", team=team, details={"project": project.ref, "changes": changes}
     )

@@ -52,7 +52,8 @@ REGISTRY_EVENTS = {
     "model_promoted": {"model", "alias"},
     "model_alert": {"model", "monitor", "kind"},
 }
-# `features:` is the feature store's section (features/spec.py parses it).
+# `features:` is the feature store's section (features/spec.py parses it), `monitors:`
+# monitoring's (registered in jobs/sections.py).
 PROJECT_KEYS = {
     "project",
     "team",
@@ -61,6 +62,7 @@ PROJECT_KEYS = {
     "share_events_with",
     "commands",
     "features",
+    "monitors",
 }
 FROM = "from"  # in a trigger: the team whose events it hears (default: the project's)
 COMMAND_KEYS = {"entry", "run", "schedule", "timeout", "retries", "concurrency", "on", "args"}
@@ -152,10 +154,9 @@ def _project(root: Node | None, problems: list[str]) -> ProjectSpec | None:
         return None
     keys = _mapping(root, "the file", problems)
     _unknown(keys, PROJECT_KEYS, "the project", problems)
-    # A project may declare only features (features/spec.py): then it runs no program.
-    needed = (
-        ("project", "team") if "features" in keys else ("project", "team", "program", "commands")
-    )
+    # A project may declare only features or monitors: then it runs no program.
+    declarative = "features" in keys or "monitors" in keys
+    needed = ("project", "team") if declarative else ("project", "team", "program", "commands")
     for required in needed:
         if required not in keys and keys:
             problems.append(f"{_line(root)}: `{required}:` is missing.")

@@ -16,7 +16,7 @@ from pydantic import Field, JsonValue
 from modelyard.accounts.permissions import require_member
 from modelyard.api.types import Id
 from modelyard.lib.errors import NotFound
-from modelyard.monitoring import services
+from modelyard.monitoring import feedback, services
 from modelyard.monitoring.models import Alert, Evaluation, Monitor
 from modelyard.registry import services as registry
 from modelyard.registry.models import Asset, Kind
@@ -25,8 +25,18 @@ router = Router(tags=["monitoring"])
 MonitorName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
 
+KeyValue = Annotated[str, Field(max_length=100)] | int | float | bool
+
+
 class Label(Schema):
-    request_id: str = Field(min_length=1, max_length=100)
+    """A label for the prediction answered with `request_id`, or for the latest one for the
+    entity `keys` (the model's entity keys and their values) at or before `time`."""
+
+    request_id: str | None = Field(None, min_length=1, max_length=100)
+    keys: dict[Annotated[str, Field(max_length=100)], KeyValue] | None = Field(
+        None, min_length=1, max_length=feedback.MAX_ENTITY_KEYS
+    )
+    time: datetime | None = None
     label: JsonValue
 
 
@@ -39,7 +49,9 @@ class FeedbackOut(Schema):
 
 
 class MonitorIn(Schema):
-    kind: Literal["drift", "errors", "latency", "live_metric"]
+    kind: Literal[
+        "drift", "prediction_drift", "data_quality", "errors", "latency", "traffic", "live_metric"
+    ]
     threshold: float = Field(ge=0, le=1e9)
     alias: str = Field("production", min_length=1, max_length=63)
     window_seconds: int = Field(900, ge=1, le=30 * 86400)
@@ -79,12 +91,16 @@ class MonitorOut(MonitorIn):
 
 
 class LogIn(Schema):
-    sample_rate: float = Field(ge=0, le=1)
+    sample_rate: float | None = Field(None, ge=0, le=1)
+    entity_keys: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=feedback.MAX_ENTITY_KEYS
+    )
 
 
 class LogOut(Schema):
     model: str
     sample_rate: float
+    entity_keys: list[str]
 
 
 def _model(team: str, name: str) -> Asset:
@@ -92,19 +108,26 @@ def _model(team: str, name: str) -> Asset:
 
 
 @router.post("/models/{team}/{name}/feedback", response=FeedbackOut, operation_id="send_feedback")
-def feedback(request: HttpRequest, team: str, name: str, body: FeedbackIn) -> dict[str, Any]:
+def send_feedback(request: HttpRequest, team: str, name: str, body: FeedbackIn) -> dict[str, Any]:
     asset = _model(team, name)
     require_member(request.user, asset.team, f"send feedback for {asset.ref}")
-    labels = [(item.request_id, item.label) for item in body.labels]
-    return {"received": services.record_feedback(request.user, asset, labels)}
+    labels = [
+        feedback.Label(item.label, item.request_id or "", item.keys, item.time)
+        for item in body.labels
+    ]
+    return {"received": feedback.record_labels(request.user, asset, labels)}
 
 
 @router.put("/models/{team}/{name}/log", response=LogOut, operation_id="set_prediction_log")
 def set_log(request: HttpRequest, team: str, name: str, body: LogIn) -> dict[str, Any]:
     asset = _model(team, name)
     require_member(request.user, asset.team, f"change the prediction log of {asset.ref}")
-    settings = services.set_sample_rate(request.user, asset, body.sample_rate)
-    return {"model": asset.ref, "sample_rate": settings.sample_rate}
+    settings = services.set_log(request.user, asset, body.sample_rate, body.entity_keys)
+    return {
+        "model": asset.ref,
+        "sample_rate": settings.sample_rate,
+        "entity_keys": settings.entity_keys,
+    }
 
 
 @router.get(

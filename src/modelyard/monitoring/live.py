@@ -3,6 +3,7 @@ the score the version had when it was promoted (the gate's champion check)."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -61,7 +62,9 @@ def measure(monitor: Monitor, version: AssetVersion, since: datetime) -> Measure
 
 
 def _joined(monitor: Monitor, version: AssetVersion, since: datetime) -> tuple[Any, dict[str, Any]]:
-    logged = LoggedOutput.objects.filter(version=version, logged_at__gte=since)
+    logged = list(
+        LoggedOutput.objects.filter(version=version, logged_at__gte=since).order_by("logged_at")
+    )
     by_request = {row.request_id: row.outputs for row in logged}
     feedback = Feedback.objects.filter(asset=monitor.asset, request_id__in=list(by_request))
     labels: list[Any] = []
@@ -72,7 +75,35 @@ def _joined(monitor: Monitor, version: AssetVersion, since: datetime) -> tuple[A
         labels.extend(_as_list(item.label)[:rows])
         for name, values in outputs.items():
             columns.setdefault(name, []).extend(values[:rows])
+    _join_entities(monitor, logged, since, labels, columns)
     return np.asarray(labels), {name: np.asarray(values) for name, values in columns.items()}
+
+
+def _join_entities(
+    monitor: Monitor,
+    logged: list[LoggedOutput],
+    since: datetime,
+    labels: list[Any],
+    columns: dict[str, list[Any]],
+) -> None:
+    """Labels by entity and time: each joins the latest row logged for its entity at or
+    before its time (within the window)."""
+    feedback = Feedback.objects.filter(asset=monitor.asset, event_at__gte=since).exclude(entity="")
+    if not feedback.exists():
+        return
+    rows: dict[str, list[tuple[datetime, LoggedOutput, int]]] = {}
+    for row in logged:  # in time order, so each entity's list is sorted
+        for position, entity in enumerate(row.keys):
+            rows.setdefault(entity, []).append((row.logged_at, row, position))
+    for item in feedback:
+        candidates = rows.get(item.entity, [])
+        found = bisect.bisect_right([at for at, _, _ in candidates], item.event_at or since)
+        if found == 0:
+            continue  # no prediction for it in the window (yet)
+        _, row, position = candidates[found - 1]
+        labels.append(item.label)
+        for name, values in row.outputs.items():
+            columns.setdefault(name, []).append(values[position])
 
 
 def _rows(label: Any, outputs: dict[str, Sequence[Any]]) -> int:

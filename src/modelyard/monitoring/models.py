@@ -13,6 +13,11 @@ class LogSettings(models.Model):
         "registry.Asset", on_delete=models.CASCADE, related_name="log_settings"
     )
     sample_rate = models.FloatField(default=1.0, help_text="0 logs nothing, 1 logs every one.")
+    entity_keys = models.JSONField(
+        default=list,
+        help_text="Input columns that identify an entity: feedback may name a prediction by "
+        "their values and a time instead of its request id.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -29,7 +34,11 @@ class ReferenceProfile(models.Model):
     )
     source = models.CharField(max_length=300, help_text="The data set version it came from.")
     rows = models.PositiveIntegerField()
-    features = models.JSONField(help_text="{feature: {'edges': [99 floats], 'shares': [100]}}")
+    features = models.JSONField(help_text="{feature: a column profile (columns.py)}")
+    outputs = models.JSONField(
+        null=True, blank=True, help_text="{output: a column profile}, once prediction drift asks"
+    )
+    output_rows = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -48,7 +57,11 @@ class WindowSummary(models.Model):
     server_errors = models.PositiveIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0)
     latency_counts = models.JSONField(default=list, help_text="Counts per LATENCY_BOUNDS bucket.")
-    feature_counts = models.JSONField(default=dict, help_text="{feature: [100 bin counts]}")
+    feature_counts = models.JSONField(default=dict, help_text="{feature: [bin counts]}")
+    output_counts = models.JSONField(default=dict, help_text="{output: [bin counts]}")
+    quality_counts = models.JSONField(
+        default=dict, help_text="{feature: [missing, wrong type, below range, above range]}"
+    )
 
     class Meta:
         constraints = [
@@ -71,6 +84,9 @@ class LoggedOutput(models.Model):
     request_id = models.CharField(max_length=100)
     logged_at = models.DateTimeField()
     outputs = models.JSONField(help_text="{output name: [value per row]}")
+    keys = models.JSONField(
+        default=list, help_text="Per row, its entity (LogSettings.entity_keys) as text."
+    )
 
     class Meta:
         indexes = [
@@ -83,20 +99,34 @@ class LoggedOutput(models.Model):
 
 
 class Feedback(models.Model):
-    """The true label of a logged prediction, by its request id."""
+    """The true label of a logged prediction: by its request id, or by its entity (the values
+    of the model's entity keys, as text) and a time: the latest prediction for that entity
+    at or before it."""
 
     asset = models.ForeignKey("registry.Asset", on_delete=models.CASCADE, related_name="+")
-    request_id = models.CharField(max_length=100)
+    request_id = models.CharField(max_length=100, blank=True)
+    entity = models.CharField(max_length=300, blank=True)
+    event_at = models.DateTimeField(null=True, blank=True)
     label = models.JSONField()
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["asset", "request_id"], name="one_label_per_request")
+            models.UniqueConstraint(
+                fields=["asset", "request_id"],
+                condition=~models.Q(request_id=""),
+                name="one_label_per_request",
+            ),
+            models.UniqueConstraint(
+                fields=["asset", "entity", "event_at"],
+                condition=~models.Q(entity=""),
+                name="one_label_per_entity_time",
+            ),
         ]
+        indexes = [models.Index(fields=["asset", "event_at"], name="feedback_by_time")]
 
     def __str__(self) -> str:
-        return f"label of {self.request_id}"
+        return f"label of {self.request_id or self.entity}"
 
 
 class Monitor(models.Model):
@@ -105,6 +135,9 @@ class Monitor(models.Model):
         ERRORS = "errors", "Share of requests answered 4xx/5xx"
         LATENCY = "latency", "p99 latency"
         LIVE_METRIC = "live_metric", "The gate's metric on feedback, against the promotion score"
+        PREDICTION_DRIFT = "prediction_drift", "Drift of the model's outputs"
+        DATA_QUALITY = "data_quality", "Missing, mistyped or out-of-range input values"
+        TRAFFIC = "traffic", "Requests falling below a floor"
 
     REACTIONS = ("notify", "rollback", "event")
 
@@ -115,14 +148,20 @@ class Monitor(models.Model):
     window_seconds = models.PositiveIntegerField(default=900)
     min_samples = models.PositiveIntegerField(default=100)
     threshold = models.FloatField(
-        help_text="drift: PSI; errors: share of requests (0-1); latency: p99 in milliseconds; "
-        "live_metric: how much worse than the promotion score."
+        help_text="drift, prediction_drift: PSI; errors: share of requests (0-1); latency: p99 "
+        "in milliseconds; live_metric: how much worse than the promotion score; data_quality: "
+        "share of bad values of a feature (0-1); traffic: fewest requests in the window."
     )
     ks_pvalue = models.FloatField(
-        default=0.01, help_text="drift: a feature drifts when PSI > threshold and KS p < this."
+        default=0.01,
+        help_text="drift: a column drifts when PSI > threshold and the two-sample test's "
+        "p-value (KS for numbers, chi-square for categories) < this.",
     )
     reactions = models.JSONField(default=list, help_text="Any of notify, rollback, event.")
     cooldown_seconds = models.PositiveIntegerField(default=3600)
+    project = models.CharField(
+        max_length=63, blank=True, help_text="The project whose modelyard.yaml declares it."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -6,6 +6,7 @@ One transaction each, each writing its audit row where a person or a monitor act
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,20 +15,19 @@ from django.utils import timezone
 
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, InvalidInput, ModelyardError, NotFound
-from modelyard.monitoring import live, reactions, reference, stats
+from modelyard.monitoring import checks, feedback, live, reactions, reference, stats
 from modelyard.monitoring.models import (
     Alert,
     Evaluation,
-    Feedback,
     LogSettings,
     Monitor,
     WindowSummary,
 )
-from modelyard.registry.models import Alias, Asset, Kind
+from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
 from modelyard.registry.services import Actor, user_of
 
 log = logging.getLogger(__name__)
-MAX_FEEDBACK = 10_000
+MAX_FEEDBACK = feedback.MAX_FEEDBACK
 
 
 def _model(asset: Asset) -> None:
@@ -48,6 +48,18 @@ def set_sample_rate(actor: Actor, asset: Asset, rate: float) -> LogSettings:
 
 
 @transaction.atomic
+def set_log(
+    actor: Actor, asset: Asset, rate: float | None, entity_keys: list[str] | None
+) -> LogSettings:
+    """Change what is given (the sample rate, the entity keys), keep the rest."""
+    if rate is not None:
+        set_sample_rate(actor, asset, rate)
+    if entity_keys is not None:
+        feedback.set_entity_keys(actor, asset, entity_keys)
+    return LogSettings.objects.get_or_create(asset=asset)[0]
+
+
+@transaction.atomic
 def declare_monitor(actor: Actor, asset: Asset, name: str, kind: str, **fields: Any) -> Monitor:
     """Create or replace the model's monitor `name`; a drift monitor needs reference data."""
     _model(asset)
@@ -55,6 +67,7 @@ def declare_monitor(actor: Actor, asset: Asset, name: str, kind: str, **fields: 
         raise InvalidInput(
             f"Unknown monitor kind {kind!r}; use one of {', '.join(Monitor.Kind.values)}."
         )
+    _check_threshold(kind, fields.get("threshold"))
     unknown = [r for r in fields.get("reactions", []) if r not in Monitor.REACTIONS]
     if unknown:
         raise InvalidInput(
@@ -65,14 +78,26 @@ def declare_monitor(actor: Actor, asset: Asset, name: str, kind: str, **fields: 
         name=name,
         defaults={"kind": kind, "created_by": user_of(actor), **fields},
     )
-    if kind == Monitor.Kind.DRIFT:
+    if kind in PROFILED:
         holder = (
             Alias.objects.filter(asset=asset, name=monitor.alias).select_related("version").first()
         )
         if holder is not None:
-            reference.profile_for(holder.version)  # fails here, not at the first evaluation
+            _profile(monitor, holder.version)  # fails here, not at the first evaluation
     record(actor, "monitor.declared", asset=asset, details={"monitor": name, "kind": kind})
     return monitor
+
+
+def _check_threshold(kind: str, threshold: float | None) -> None:
+    if kind == Monitor.Kind.TRAFFIC and (threshold is None or threshold <= 0):
+        raise InvalidInput(
+            "A traffic monitor's threshold is the fewest requests a window may see: 1 or more "
+            "(1 fires when requests fall to zero)."
+        )
+    if kind in (Monitor.Kind.ERRORS, Monitor.Kind.DATA_QUALITY) and (threshold or 0) > 1:
+        raise InvalidInput(
+            f"A {kind} monitor's threshold is a share between 0 and 1, not {threshold}."
+        )
 
 
 @transaction.atomic
@@ -81,18 +106,10 @@ def delete_monitor(actor: Actor, monitor: Monitor) -> None:
     monitor.delete()
 
 
-@transaction.atomic
 def record_feedback(actor: Actor, asset: Asset, labels: list[tuple[str, Any]]) -> int:
-    """Store true labels by request id; a label sent again replaces the earlier one."""
-    _model(asset)
-    if not labels or len(labels) > MAX_FEEDBACK:
-        raise InvalidInput(f"Send between 1 and {MAX_FEEDBACK} labels per request.")
-    for request_id, label in labels:
-        Feedback.objects.update_or_create(
-            asset=asset, request_id=request_id, defaults={"label": label}
-        )
-    record(actor, "model.feedback_received", asset=asset, details={"labels": len(labels)})
-    return len(labels)
+    """Store true labels by request id (feedback.record_labels also takes entity keys)."""
+    items = [feedback.Label(label, request_id=request_id) for request_id, label in labels]
+    return feedback.record_labels(actor, asset, items)
 
 
 # --- evaluation ---------------------------------------------------------------------------
@@ -117,12 +134,16 @@ def evaluate(monitor_id: int) -> Evaluation:
     monitor = Monitor.objects.select_related("asset__team").get(pk=monitor_id)
     now = timezone.now()
     holder = Alias.objects.filter(asset=monitor.asset, name=monitor.alias).first()
-    summaries = WindowSummary.objects.filter(
-        version_id=holder.version_id if holder else None,
-        window_start__gte=now - timedelta(seconds=monitor.window_seconds),
-    )
+    since = now - timedelta(seconds=monitor.window_seconds)
+    summaries = WindowSummary.objects.filter(window_start__gte=since)
+    if monitor.kind == Monitor.Kind.TRAFFIC:  # every version's requests are the model's
+        summaries = summaries.filter(asset=monitor.asset)
+    else:
+        summaries = summaries.filter(version_id=holder.version_id if holder else None)
     if monitor.kind == Monitor.Kind.LIVE_METRIC:
         outcome, value, samples, details = _live_metric(monitor, holder, now)
+    elif monitor.kind == Monitor.Kind.TRAFFIC and monitor.created_at > since:
+        outcome, value, samples, details = Evaluation.Outcome.NO_DATA, None, 0, {}
     else:
         outcome, value, samples, details = _measure(monitor, list(summaries))
     evaluation = Evaluation.objects.create(
@@ -137,9 +158,13 @@ def evaluate(monitor_id: int) -> Evaluation:
         _fire(monitor, evaluation)
     elif outcome == Evaluation.Outcome.HEALTHY:
         _resolve(monitor, evaluation)
-    if monitor.kind == Monitor.Kind.DRIFT:
+    if monitor.kind in PROFILED:
         _profile_holder(monitor)
     return evaluation
+
+
+# The monitors read off counts in the reference's bins, kept only for profiled versions.
+PROFILED = (Monitor.Kind.DRIFT, Monitor.Kind.PREDICTION_DRIFT, Monitor.Kind.DATA_QUALITY)
 
 
 def _profile_holder(monitor: Monitor) -> None:
@@ -149,16 +174,24 @@ def _profile_holder(monitor: Monitor) -> None:
     if holder is None:
         return
     try:
-        reference.profile_for(holder.version)
+        _profile(monitor, holder.version)
     except InvalidInput as error:  # the declared monitor stays; its evaluations say NO_DATA
         log.warning("No drift reference for %s: %s", holder.version.ref, error)
+
+
+def _profile(monitor: Monitor, version: AssetVersion) -> None:
+    if monitor.kind == Monitor.Kind.PREDICTION_DRIFT:
+        reference.outputs_profile_for(version)
+    else:
+        reference.profile_for(version)
 
 
 def _measure(
     monitor: Monitor, summaries: list[WindowSummary]
 ) -> tuple[str, float | None, int, dict[str, Any]]:
-    if monitor.kind == Monitor.Kind.DRIFT:
-        return _drift(monitor, summaries)
+    measure = MEASURES.get(monitor.kind)
+    if measure is not None:
+        return measure(monitor, summaries)
     requests = sum(s.requests for s in summaries)
     if requests < monitor.min_samples:
         return Evaluation.Outcome.NO_DATA, None, requests, {}
@@ -175,32 +208,6 @@ def _measure(
     return _outcome(value > monitor.threshold), value, requests, details
 
 
-def _drift(
-    monitor: Monitor, summaries: list[WindowSummary]
-) -> tuple[str, float | None, int, dict[str, Any]]:
-    rows = sum(s.rows for s in summaries)
-    if rows < monitor.min_samples or not summaries:
-        return Evaluation.Outcome.NO_DATA, None, rows, {}
-    profile = reference.profile_for(summaries[0].version)
-    live: dict[str, list[int]] = {}
-    for summary in summaries:
-        for name, counts in summary.feature_counts.items():
-            live[name] = stats.add(live.get(name, []), counts)
-    features: dict[str, Any] = {}
-    if not live:  # traffic logged before the version had a profile: nothing to compare
-        return Evaluation.Outcome.NO_DATA, None, rows, {}
-    for name, counts in live.items():
-        shares = profile.features[name]["shares"]
-        statistic, pvalue = stats.ks(shares, profile.rows, counts)
-        psi = stats.psi(shares, counts)
-        drifts = psi > monitor.threshold and pvalue < monitor.ks_pvalue
-        features[name] = {"psi": psi, "ks": statistic, "p_value": pvalue, "drifted": drifts}
-    drifted = sorted(name for name, f in features.items() if f["drifted"])
-    worst = max((f["psi"] for f in features.values()), default=0.0)
-    details = {"features": features, "drifted": drifted, "reference": profile.source}
-    return _outcome(bool(drifted)), worst, rows, details
-
-
 def _live_metric(
     monitor: Monitor, holder: Alias | None, now: datetime
 ) -> tuple[str, float | None, int, dict[str, Any]]:
@@ -214,7 +221,15 @@ def _live_metric(
 
 
 def _outcome(failing: bool) -> str:
-    return Evaluation.Outcome.FAILING if failing else Evaluation.Outcome.HEALTHY
+    return checks.outcome(failing)
+
+
+MEASURES: dict[str, Callable[[Monitor, list[WindowSummary]], checks.Measure]] = {
+    Monitor.Kind.DRIFT: checks.drift,
+    Monitor.Kind.PREDICTION_DRIFT: checks.prediction_drift,
+    Monitor.Kind.DATA_QUALITY: checks.quality,
+    Monitor.Kind.TRAFFIC: checks.traffic,
+}
 
 
 def _fire(monitor: Monitor, evaluation: Evaluation) -> None:
@@ -257,7 +272,11 @@ def _summary(monitor: Monitor, evaluation: Evaluation) -> dict[str, Any]:
         "value": evaluation.value,
         "threshold": monitor.threshold,
         "samples": evaluation.samples,
-        **({"drifted": evaluation.details["drifted"]} if "drifted" in evaluation.details else {}),
+        **{
+            key: evaluation.details[key]
+            for key in ("drifted", "failing")
+            if key in evaluation.details
+        },
     }
 
 

@@ -26,13 +26,16 @@ EPSILON = 1e-4  # a bin empty on one side would make PSI infinite
 
 def reference_profile(values: npt.NDArray[np.float64]) -> dict[str, list[float]]:
     """Edges at the 1st..99th reference percentiles, and the reference's share per bin."""
-    edges = np.quantile(values, np.arange(1, FINE_BINS) / FINE_BINS)
-    counts = bin_counts(values, edges)
-    return {"edges": edges.tolist(), "shares": (counts / max(1, len(values))).tolist()}
+    present = values[~np.isnan(values)]
+    edges = np.quantile(present, np.arange(1, FINE_BINS) / FINE_BINS)
+    counts = bin_counts(present, edges)
+    return {"edges": edges.tolist(), "shares": (counts / max(1, len(present))).tolist()}
 
 
 def bin_counts(values: npt.NDArray[np.float64], edges: Sequence[float] | Any) -> Any:
-    """Counts of `values` in the bins the edges make (right edge inclusive, as quantiles)."""
+    """Counts of `values` in the bins the edges make (right edge inclusive, as quantiles);
+    missing values (NaN) are the data-quality monitor's, counted in no bin."""
+    values = values[~np.isnan(values)]
     index = np.searchsorted(np.asarray(edges), values, side="left")
     return np.bincount(index, minlength=FINE_BINS)[:FINE_BINS]
 
@@ -84,3 +87,29 @@ def p99_seconds(counts: Sequence[int]) -> float | None:
 def _coarse(fine: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     coarse: npt.NDArray[np.float64] = fine.reshape(PSI_BINS, FINE_BINS // PSI_BINS).sum(axis=1)
     return coarse
+
+
+def category_psi(reference_shares: Sequence[float], live_counts: Sequence[int]) -> float:
+    """PSI over a categorical column's bins (its reference values and "other")."""
+    expected = np.asarray(reference_shares, dtype=np.float64)
+    live = np.asarray(live_counts, dtype=np.float64)
+    actual = live / max(1.0, live.sum())
+    expected, actual = np.maximum(expected, EPSILON), np.maximum(actual, EPSILON)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def chi_square(
+    reference_shares: Sequence[float], reference_rows: int, live_counts: Sequence[int]
+) -> tuple[float, float]:
+    """Chi-square test of homogeneity of the reference sample and the live one (a 2 x bins
+    contingency table; bins empty in both are left out) and its p-value."""
+    from scipy.stats import chi2
+
+    reference = np.asarray(reference_shares, dtype=np.float64) * reference_rows
+    live = np.asarray(live_counts, dtype=np.float64)
+    table = np.vstack([reference, live])[:, (reference + live) > 0]
+    if live.sum() == 0 or reference_rows == 0 or table.shape[1] < 2:
+        return 0.0, 1.0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, float(chi2.sf(statistic, table.shape[1] - 1))

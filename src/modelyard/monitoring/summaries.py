@@ -1,8 +1,10 @@
 """Per-window summaries of the prediction log, added to as each batch is written.
 
 Each (model version, window) has one row: request and error counts, a latency histogram
-and, per input feature, counts in the version's reference bins (when it has a reference
-profile). Monitors add up the rows of their window; nothing ever reads the raw log again.
+and, when the version has a reference profile, per input feature its counts in the
+reference's bins and its data-quality counts, and per output (once prediction drift asked
+for their profile) its counts too. Monitors add up the rows of their window; nothing ever
+reads the raw log again.
 """
 
 from __future__ import annotations
@@ -16,15 +18,21 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from modelyard.monitoring import stats
-from modelyard.monitoring.models import LoggedOutput, Monitor, ReferenceProfile, WindowSummary
+from modelyard.monitoring import columns, stats
+from modelyard.monitoring.models import (
+    LoggedOutput,
+    LogSettings,
+    Monitor,
+    ReferenceProfile,
+    WindowSummary,
+)
 
 if TYPE_CHECKING:
     from modelyard.monitoring.log import Record
 
 PROFILE_RECHECK_SECONDS = 30.0
-_profiles: dict[int, tuple[float, dict[str, Any] | None]] = {}
-_live: dict[int, tuple[float, bool]] = {}
+_profiles: dict[int, tuple[float, ReferenceProfile | None]] = {}
+_live: dict[int, tuple[float, tuple[str, ...] | None]] = {}
 
 
 def window_start(at: float) -> datetime:
@@ -38,11 +46,12 @@ def add_batch(asset_id: int, records: Sequence[Record]) -> None:
         groups.setdefault((record.version_id, window_start(record.at)), []).append(record)
     for (version_id, start), group in groups.items():
         _add(asset_id, version_id, start, group)
-    if _keeps_outputs(asset_id):
-        _keep_outputs(asset_id, records)
+    entity_keys = _keeps_outputs(asset_id)
+    if entity_keys is not None:
+        _keep_outputs(asset_id, records, entity_keys)
 
 
-def _keep_outputs(asset_id: int, records: Sequence[Record]) -> None:
+def _keep_outputs(asset_id: int, records: Sequence[Record], entity_keys: tuple[str, ...]) -> None:
     LoggedOutput.objects.bulk_create(
         [
             LoggedOutput(
@@ -51,6 +60,7 @@ def _keep_outputs(asset_id: int, records: Sequence[Record]) -> None:
                 request_id=record.request_id,
                 logged_at=datetime.fromtimestamp(record.at, UTC),
                 outputs={k: np.asarray(v).tolist() for k, v in record.outputs.items()},
+                keys=_entities(record, entity_keys),
             )
             for record in records
             if record.status < 400 and record.outputs is not None
@@ -58,14 +68,42 @@ def _keep_outputs(asset_id: int, records: Sequence[Record]) -> None:
     )
 
 
-def _keeps_outputs(asset_id: int) -> bool:
-    """Whether the model has a live-metric monitor (asked again every 30 seconds)."""
+def _entities(record: Record, entity_keys: tuple[str, ...]) -> list[str]:
+    """Each row's entity as text (feedback.entity_text), when the keys are all inputs."""
+    if not entity_keys or record.rows is None or not set(entity_keys) <= set(record.features):
+        return []
+    matrix = np.asarray(record.rows)
+    positions = [record.features.index(key) for key in entity_keys]
+    return [
+        entity_text(dict(zip(entity_keys, row[positions].tolist(), strict=True))) for row in matrix
+    ]
+
+
+def entity_text(keys: dict[str, Any]) -> str:
+    """`user_id=42,region=3`: the keys in name order, whole numbers without a decimal point,
+    so 42, 42.0 and "42" name the same entity."""
+    return ",".join(f"{name}={_key_value(keys[name])}" for name in sorted(keys))
+
+
+def _key_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _keeps_outputs(asset_id: int) -> tuple[str, ...] | None:
+    """The model's entity keys when it has a live-metric monitor, None when it has none
+    (asked again every 30 seconds)."""
     cached = _live.get(asset_id)
     if cached is not None and time.monotonic() < cached[0]:
         return cached[1]
     wanted = Monitor.objects.filter(asset_id=asset_id, kind=Monitor.Kind.LIVE_METRIC).exists()
-    _live[asset_id] = (time.monotonic() + PROFILE_RECHECK_SECONDS, wanted)
-    return wanted
+    keys = LogSettings.objects.filter(asset_id=asset_id).values_list("entity_keys", flat=True)
+    found = (tuple(keys.first() or ()),) if wanted else (None,)
+    _live[asset_id] = (time.monotonic() + PROFILE_RECHECK_SECONDS, found[0])
+    return found[0]
 
 
 @transaction.atomic
@@ -78,36 +116,49 @@ def _add(asset_id: int, version_id: int, start: datetime, records: list[Record])
     summary.server_errors += sum(1 for r in records if r.status >= 500)
     seconds = np.asarray([r.seconds for r in records], dtype=np.float64)
     summary.latency_counts = stats.add(summary.latency_counts, stats.latency_counts(seconds))
-    matrices = [np.asarray(r.rows) for r in records if r.status < 400 and r.rows is not None]
-    if matrices:
-        summary.rows += sum(len(m) for m in matrices)
-        _count_features(summary, records[0].features, np.concatenate(matrices), version_id)
+    answered = [r for r in records if r.status < 400 and r.rows is not None]
+    if answered:
+        summary.rows += sum(len(r.rows) for r in answered)
+        profile = _profile(version_id)
+        if profile is not None:
+            _count(summary, profile, records[0].features, answered)
     summary.save()
 
 
-def _count_features(
-    summary: WindowSummary, features: tuple[str, ...], rows: Any, version_id: int
+def _count(
+    summary: WindowSummary,
+    profile: ReferenceProfile,
+    features: tuple[str, ...],
+    answered: list[Record],
 ) -> None:
-    profile = _profile(version_id)
-    if profile is None:
-        return
-    counts = dict(summary.feature_counts)
-    for position, name in enumerate(features):
-        if name in profile:
-            live = stats.bin_counts(rows[:, position], profile[name]["edges"])
-            counts[name] = stats.add(counts.get(name, []), live.tolist())
+    rows = np.concatenate([np.asarray(r.rows, dtype=np.float64) for r in answered])
+    inputs = {name: rows[:, position] for position, name in enumerate(features)}
+    counts, quality = columns.add_counts(summary.feature_counts, profile.features, inputs, True)
     summary.feature_counts = counts
+    summary.quality_counts = {
+        name: stats.add(summary.quality_counts.get(name, []), q) for name, q in quality.items()
+    }
+    if profile.outputs:
+        outputs = _outputs(answered)
+        added, _ = columns.add_counts(summary.output_counts, profile.outputs, outputs)
+        summary.output_counts = added
 
 
-def _profile(version_id: int) -> dict[str, Any] | None:
-    """The version's reference features, cached; a missing one is looked for again later."""
+def _outputs(answered: list[Record]) -> dict[str, Any]:
+    per_record = [columns.output_columns(r.outputs) for r in answered if r.outputs is not None]
+    names = set.intersection(*(set(p) for p in per_record)) if per_record else set()
+    return {name: np.concatenate([p[name] for p in per_record]) for name in names}
+
+
+def _profile(version_id: int) -> ReferenceProfile | None:
+    """The version's reference profile, cached; read again every 30 seconds (a missing one
+    appears, prediction drift adds its outputs)."""
     cached = _profiles.get(version_id)
-    if cached is not None and (cached[1] is not None or time.monotonic() < cached[0]):
+    if cached is not None and time.monotonic() < cached[0]:
         return cached[1]
     row = ReferenceProfile.objects.filter(version_id=version_id).first()
-    features = row.features if row else None
-    _profiles[version_id] = (time.monotonic() + PROFILE_RECHECK_SECONDS, features)
-    return features
+    _profiles[version_id] = (time.monotonic() + PROFILE_RECHECK_SECONDS, row)
+    return row
 
 
 def forget_profiles() -> None:
