@@ -14,5 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("modelyard.lifecycle.urls")),
+    path("", include("modelyard.monitoring.urls")),
     path("", include("modelyard.registry.urls")),
 ]

@@ -12,15 +12,17 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, InvalidInput, ModelyardError, NotFound
-from modelyard.monitoring import live, reactions, reference, stats
+from modelyard.monitoring import live, reactions, reference, stats, webhooks
 from modelyard.monitoring.models import (
     Alert,
     Evaluation,
     Feedback,
     LogSettings,
     Monitor,
+    TeamAlerting,
     WindowSummary,
 )
 from modelyard.registry.models import Alias, Asset, Kind
@@ -60,6 +62,7 @@ def declare_monitor(actor: Actor, asset: Asset, name: str, kind: str, **fields: 
         raise InvalidInput(
             f"Unknown reaction(s) {', '.join(unknown)}; use {', '.join(Monitor.REACTIONS)}."
         )
+    fields["webhook_url"] = webhooks.check_url(fields.get("webhook_url") or "")
     monitor, _ = Monitor.objects.update_or_create(
         asset=asset,
         name=name,
@@ -73,6 +76,16 @@ def declare_monitor(actor: Actor, asset: Asset, name: str, kind: str, **fields: 
             reference.profile_for(holder.version)  # fails here, not at the first evaluation
     record(actor, "monitor.declared", asset=asset, details={"monitor": name, "kind": kind})
     return monitor
+
+
+@transaction.atomic
+def set_team_webhook(actor: Actor, team: Team, url: str) -> TeamAlerting:
+    """Where every `notify` reaction of the team's monitors posts too ('' for nowhere)."""
+    alerting, _ = TeamAlerting.objects.select_for_update().get_or_create(team=team)
+    alerting.webhook_url = webhooks.check_url(url)
+    alerting.save()
+    record(actor, "team.alert_webhook_set", team=team, details={"url": webhooks.shown(url)})
+    return alerting
 
 
 @transaction.atomic
