@@ -172,3 +172,52 @@ def _labels(outputs: dict[str, Any], rng: np.random.Generator, wrong: bool) -> l
     predicted = np.argmax(np.asarray(outputs["probability"]), axis=1)
     agree = rng.random(len(predicted)) < (0.15 if wrong else 0.97)
     return np.where(agree, predicted, 1 - predicted).astype(int).tolist()
+
+
+class Receiver:
+    """A real HTTP server on a free port that keeps what is posted to it and answers with
+    the statuses it is told (200 once they run out)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+        self.statuses: list[int] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                with receiver.arrived:
+                    receiver.posts.append((self.path, orjson.loads(body)))
+                    receiver.arrived.notify_all()
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok" if status < 300 else b"no_service")
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[tuple[str, dict[str, Any]]]:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.posts) >= count, timeout), self.posts
+            return list(self.posts)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.stop()

@@ -19,12 +19,13 @@ from tests.lifecycle.test_pages_in_chromium import ARGS, CHROMIUM
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
 
 
 def test_the_monitoring_tab_renders_its_charts_and_acknowledges(
-    transactional_db: None, history: Any, live_server: Any, tmp_path: Path, monkeypatch
+    history: Any, live_server: Any, tmp_path: Path, monkeypatch
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -60,7 +61,7 @@ def test_the_monitoring_tab_renders_its_charts_and_acknowledges(
         )
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         header = page.eval_on_selector(".site-header", "e => getComputedStyle(e).backgroundColor")
-        page.click("text=Acknowledge")
+        page.click("button:has-text('Acknowledge')")
         page.wait_for_selector(".message-success")
         page.screenshot(path=str(shots / "monitoring-tab-acknowledged.png"))
         message = page.inner_text(".messages")

@@ -323,7 +323,7 @@ def timeline_chart(
         if alert.monitor_id in names
     ]
     legend = [(state, colour, False) for state, colour in SPAN_COLORS.items()]
-    return Chart("Alerts", span_chart(axis, [m.name for m in monitors], spans), legend)
+    return Chart("Alert timeline", span_chart(axis, [m.name for m in monitors], spans), legend)
 
 
 def _colours() -> Iterable[str]:
