@@ -331,6 +331,11 @@ class Client:
     def acknowledge_alert(self, alert_id: int) -> Json:
         return self._object("POST", f"/monitoring/alerts/{alert_id}/acknowledge")
 
+    def set_team_webhook(self, team: str, url: str) -> Json:
+        """Where the `notify` reactions of the team's monitors post ('' for nowhere)."""
+        path = f"/teams/{_segment(team)}/alert-webhook"
+        return self._object("PUT", path, json={"url": url})
+
     # --- jobs ------------------------------------------------------------------------------
 
     def apply(self, source: str, *, dry_run: bool = False) -> Json:

@@ -15,5 +15,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("modelyard.lifecycle.urls")),
     path("", include("modelyard.jobs.urls")),
+    path("", include("modelyard.monitoring.urls")),
     path("", include("modelyard.registry.urls")),
 ]

@@ -131,6 +131,7 @@ def test_the_servers_metrics_show_its_models_last_monitor_values(
 
     app, _ = server
     monitor = services.declare_monitor(teams["bob"], served, "inputs", "drift", threshold=0.2)
+    auc = services.declare_monitor(teams["bob"], served, "auc", "live_metric", threshold=0.1)
     post(app, cancer[0][:1].tolist())
     prediction_log.flush()  # the writer now knows it logs red/churn
     features = {"f0": {"psi": 0.7}, "f1": {"psi": 0.01}}
@@ -141,9 +142,17 @@ def test_the_servers_metrics_show_its_models_last_monitor_values(
         value=0.7,
         details={"features": features},
     )
+    live = {"metric": "roc_auc", "live": 0.61, "promoted": 0.99, "drop": 0.38}
+    Evaluation.objects.create(
+        monitor=auc, evaluated_at=timezone.now(), outcome="failing", value=0.61, details=live
+    )
     prediction_log._rates_read_at = 0.0  # as if 30 seconds had passed
     prediction_log.flush()
 
     text = metrics.render().decode()
     assert 'modelyard_monitor_value{kind="drift",model="red/churn",monitor="inputs"} 0.7' in text
     assert 'modelyard_drift_psi{feature="f0",model="red/churn",monitor="inputs"} 0.7' in text
+    assert 'modelyard_monitor_failing{kind="drift",model="red/churn",monitor="inputs"} 1.0' in text
+    assert 'modelyard_live_metric{metric="roc_auc",model="red/churn",monitor="auc"} 0.61' in text
+    labels = 'metric="roc_auc",model="red/churn",monitor="auc"'
+    assert f"modelyard_live_metric_promoted{{{labels}}} 0.99" in text

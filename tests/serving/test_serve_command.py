@@ -30,7 +30,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(home: Path, redis_url: str, *args: str) -> Iterator[str]:
+def serve(
+    home: Path, redis_url: str, *args: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -40,6 +42,7 @@ def serve(home: Path, redis_url: str, *args: str) -> Iterator[str]:
         "MODELYARD_REDIS_URL": redis_url,
         # As every process of one deployment: the artifact root is a store only if shared.
         "MODELYARD_ARTIFACT_ROOT": django_settings.ARTIFACT_ROOT,
+        **(env or {}),
     }
     command = [sys.executable, "-m", "modelyard.cli.main", "serve", "--port", str(port), *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -101,6 +101,11 @@ def ack(alert_id: int, as_json: bool) -> None:
     type=click.Choice(["notify", "rollback", "event"]),
     help="What a firing alert does; repeat for several.",
 )
+@click.option(
+    "--webhook",
+    "webhook_url",
+    help="notify: also post alerts to this URL (Slack-compatible JSON).",
+)
 @json_option
 def add(model: str, name: str, as_json: bool, **fields: object) -> None:
     """Declare (or replace) MODEL's monitor NAME."""
@@ -202,6 +207,18 @@ def _table_labels(source: Path) -> list[Json]:
         item = {"keys": {key: row[key] for key in keys}, "time": text, "label": row["label"]}
         items.append(item)
     return items
+
+
+@monitor.command()
+@click.argument("team")
+@click.argument("url")
+@json_option
+def webhook(team: str, url: str, as_json: bool) -> None:
+    """Post every alert of TEAM's monitors that notify to URL (owners; '' for none)."""
+    with Client() as client:
+        answer = client.set_team_webhook(team, url)
+    shown = answer["url"] or "nowhere"
+    _print_json(answer) if as_json else click.echo(f"Alerts of team {team} now post to {shown}.")
 
 
 def _alert_line(alert: Json) -> str:

@@ -1,7 +1,9 @@
 """Monitoring under /api/v1: feedback, monitors, alerts and the prediction log's sampling.
 
 Any signed-in user reads monitors and alerts; a model's team members send feedback,
-declare and delete monitors, set the sample rate and acknowledge alerts.
+declare and delete monitors, set the sample rate and acknowledge alerts; a team's owners
+set its alert webhook. Webhook URLs are secrets (whoever has one posts to the channel):
+answers show only their scheme and host.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field, JsonValue
 
-from modelyard.accounts.permissions import require_member
+from modelyard.accounts.permissions import require_member, require_owner
+from modelyard.accounts.services import get_team
 from modelyard.api.types import Id
 from modelyard.lib.errors import NotFound
-from modelyard.monitoring import feedback, services
-from modelyard.monitoring.models import Alert, Evaluation, Monitor
+from modelyard.monitoring import feedback, services, webhooks
+from modelyard.monitoring.models import Alert, Evaluation, Monitor, WebhookDelivery
 from modelyard.registry import services as registry
 from modelyard.registry.models import Asset, Kind
 
@@ -59,6 +62,11 @@ class MonitorIn(Schema):
     ks_pvalue: float = Field(0.01, gt=0, le=1)
     reactions: list[Literal["notify", "rollback", "event"]] = Field(default_factory=list)
     cooldown_seconds: int = Field(3600, ge=0, le=30 * 86400)
+    webhook_url: str = Field(
+        "",
+        max_length=500,
+        description="notify: also post alerts here (Slack-compatible JSON); shown as its host.",
+    )
 
 
 class EvaluationOut(Schema):
@@ -67,6 +75,22 @@ class EvaluationOut(Schema):
     value: float | None
     samples: int
     details: dict[str, Any]
+
+
+class WebhookOut(Schema):
+    url: str
+    sent_at: datetime | None
+    attempts: int
+    last_error: str
+
+
+class TeamWebhookIn(Schema):
+    url: str = Field(max_length=500, description="'' for none.")
+
+
+class TeamWebhookOut(Schema):
+    team: str
+    url: str
 
 
 class AlertOut(Schema):
@@ -81,6 +105,7 @@ class AlertOut(Schema):
     resolved_at: datetime | None
     rolled_back: bool
     rollback_error: str
+    webhooks: list[WebhookOut]
 
 
 class MonitorOut(MonitorIn):
@@ -171,7 +196,9 @@ def alerts(
     rows = Alert.objects.filter(monitor__asset=_model(team, name))
     if state is not None:
         rows = rows.filter(state=state)
-    rows = rows.select_related("monitor__asset__team", "acknowledged_by")
+    rows = rows.select_related("monitor__asset__team", "acknowledged_by").prefetch_related(
+        "webhooks"
+    )
     return [alert_body(alert) for alert in rows[: max(1, min(limit, 500))]]
 
 
@@ -185,6 +212,16 @@ def acknowledge(request: HttpRequest, alert_id: Id) -> dict[str, Any]:
     team = alert.monitor.asset.team
     require_member(request.user, team, f"acknowledge alerts of {alert.monitor.asset.ref}")
     return alert_body(services.acknowledge(request.user, alert.pk))
+
+
+@router.put(
+    "/teams/{team}/alert-webhook", response=TeamWebhookOut, operation_id="set_team_alert_webhook"
+)
+def team_webhook(request: HttpRequest, team: str, body: TeamWebhookIn) -> dict[str, Any]:
+    found = get_team(team)
+    require_owner(request.user, found, f"set the alert webhook of team '{found.name}'")
+    alerting = services.set_team_webhook(request.user, found, body.url)
+    return {"team": found.name, "url": webhooks.shown(alerting.webhook_url)}
 
 
 def _monitor(asset: Asset, name: str) -> Monitor:
@@ -201,6 +238,7 @@ def monitor_body(monitor: Monitor) -> dict[str, Any]:
         "name": monitor.name,
         "model": monitor.asset.ref,
         **{field: getattr(monitor, field) for field in MonitorIn.model_fields},
+        "webhook_url": webhooks.shown(monitor.webhook_url),
         "last": _evaluation_body(last) if last else None,
         "alert": alert_body(alert) if alert else None,
     }
@@ -225,4 +263,14 @@ def alert_body(alert: Alert) -> dict[str, Any]:
         "resolved_at": alert.resolved_at,
         "rolled_back": alert.rolled_back_at is not None and not alert.rollback_error,
         "rollback_error": alert.rollback_error,
+        "webhooks": [_webhook_body(delivery) for delivery in alert.webhooks.all()],
+    }
+
+
+def _webhook_body(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "url": webhooks.shown(delivery.url),
+        "sent_at": delivery.sent_at,
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
     }

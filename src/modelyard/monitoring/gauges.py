@@ -21,15 +21,48 @@ DRIFT_PSI = Gauge(
     multiprocess_mode="max",
 )
 
+MONITOR_FAILING = Gauge(
+    "modelyard_monitor_failing",
+    "1 when a monitor's last evaluation failed, else 0 (no data counts as 0)",
+    ["model", "monitor", "kind"],
+    multiprocess_mode="max",
+)
+LIVE_METRIC = Gauge(
+    "modelyard_live_metric",
+    "The gate's metric on feedback at the live-metric monitor's last evaluation",
+    ["model", "monitor", "metric"],
+    multiprocess_mode="max",
+)
+LIVE_METRIC_PROMOTED = Gauge(
+    "modelyard_live_metric_promoted",
+    "The score the served version had when it was promoted (the live metric's baseline)",
+    ["model", "monitor", "metric"],
+    multiprocess_mode="max",
+)
+
 
 def refresh(asset_ids: set[int]) -> None:
     """Set the gauges of the monitors of these models (the ones this worker logged)."""
     monitors = Monitor.objects.filter(asset_id__in=asset_ids).select_related("asset__team")
     for monitor in monitors:
+        model = monitor.asset.ref
+        latest = Evaluation.objects.filter(monitor=monitor).first()
+        if latest is not None:
+            failing = latest.outcome == Evaluation.Outcome.FAILING
+            MONITOR_FAILING.labels(model, monitor.name, monitor.kind).set(1.0 if failing else 0.0)
         last = Evaluation.objects.filter(monitor=monitor, value__isnull=False).first()
         if last is None:
             continue
-        model = monitor.asset.ref
+        _live(model, monitor, last)
         MONITOR_VALUE.labels(model, monitor.name, monitor.kind).set(last.value or 0.0)
         for feature, figures in last.details.get("features", {}).items():
             DRIFT_PSI.labels(model, monitor.name, feature).set(figures["psi"])
+
+
+def _live(model: str, monitor: Monitor, last: Evaluation) -> None:
+    details = last.details
+    if details.get("live") is None or details.get("promoted") is None:
+        return
+    metric = str(details.get("metric", ""))
+    LIVE_METRIC.labels(model, monitor.name, metric).set(details["live"])
+    LIVE_METRIC_PROMOTED.labels(model, monitor.name, metric).set(details["promoted"])

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from modelyard.lib.mail import render_email, send
 from modelyard.monitoring.models import Alert, AlertDelivery
+from modelyard.registry.models import Asset
 
 
 def send_alert_mail(alert_id: int) -> int:
@@ -33,4 +36,10 @@ def _context(alert: Alert) -> dict[str, object]:
         "model": monitor.asset.ref,
         "drifted": alert.details.get("drifted", []),
         "rolled_back": alert.rolled_back_at is not None and not alert.rollback_error,
+        "page": page_link(monitor.asset),
     }
+
+
+def page_link(asset: Asset) -> str:
+    """The model's monitoring tab, as an absolute link for mail and webhooks."""
+    return settings.BASE_URL + reverse("monitoring:tab", args=[asset.team.name, asset.name])

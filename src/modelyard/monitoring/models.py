@@ -162,6 +162,12 @@ class Monitor(models.Model):
     project = models.CharField(
         max_length=63, blank=True, help_text="The project whose modelyard.yaml declares it."
     )
+    webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="notify: also post the alert here (Slack-compatible JSON), besides the "
+        "team's webhook.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -269,3 +275,34 @@ class LoggedHour(models.Model):
 
     def __str__(self) -> str:
         return f"log of {self.asset} at {self.hour:%Y-%m-%d %H}:00"
+
+
+class TeamAlerting(models.Model):
+    """A team's alert webhook: every `notify` reaction of its models' monitors posts there."""
+
+    team = models.OneToOneField("accounts.Team", on_delete=models.CASCADE, related_name="+")
+    webhook_url = models.URLField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"alerting of {self.team}"
+
+
+class WebhookDelivery(models.Model):
+    """One post of one alert to one webhook; `sent_at` set once it answered 2xx, so a
+    retried task never posts twice, and the attempts and last error show on the alert."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "url"], name="one_post_per_alert_webhook")
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.alert_id} to {self.url}"

@@ -13,6 +13,7 @@ from modelyard.deployment import services as deployment
 from modelyard.jobs.events import emit
 from modelyard.lib.errors import ModelyardError
 from modelyard.lib.tasks import enqueue
+from modelyard.monitoring import webhooks
 from modelyard.monitoring.models import Alert, AlertDelivery, Monitor
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def recipients(monitor: Monitor) -> list[str]:
 
 
 def notify(monitor: Monitor, alert: Alert) -> None:
-    """One ledger row per recipient, then the mail task once the alert is committed."""
+    """One ledger row per recipient, then the mail task once the alert is committed; and
+    the same for the monitor's and the team's webhooks."""
+    webhooks.queue(monitor, alert)
     AlertDelivery.objects.bulk_create(
         [AlertDelivery(alert=alert, recipient=address) for address in recipients(monitor)],
         ignore_conflicts=True,

@@ -13,14 +13,16 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from modelyard.accounts.models import Team
 from modelyard.audit.services import record
 from modelyard.lib.errors import Conflict, InvalidInput, ModelyardError, NotFound
-from modelyard.monitoring import checks, feedback, live, reactions, reference, stats
+from modelyard.monitoring import checks, feedback, live, reactions, reference, stats, webhooks
 from modelyard.monitoring.models import (
     Alert,
     Evaluation,
     LogSettings,
     Monitor,
+    TeamAlerting,
     WindowSummary,
 )
 from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
@@ -73,6 +75,7 @@ def declare_monitor(actor: Actor, asset: Asset, name: str, kind: str, **fields: 
         raise InvalidInput(
             f"Unknown reaction(s) {', '.join(unknown)}; use {', '.join(Monitor.REACTIONS)}."
         )
+    fields["webhook_url"] = webhooks.check_url(fields.get("webhook_url") or "")
     monitor, _ = Monitor.objects.update_or_create(
         asset=asset,
         name=name,
@@ -98,6 +101,16 @@ def _check_threshold(kind: str, threshold: float | None) -> None:
         raise InvalidInput(
             f"A {kind} monitor's threshold is a share between 0 and 1, not {threshold}."
         )
+
+
+@transaction.atomic
+def set_team_webhook(actor: Actor, team: Team, url: str) -> TeamAlerting:
+    """Where every `notify` reaction of the team's monitors posts too ('' for nowhere)."""
+    alerting, _ = TeamAlerting.objects.select_for_update().get_or_create(team=team)
+    alerting.webhook_url = webhooks.check_url(url)
+    alerting.save()
+    record(actor, "team.alert_webhook_set", team=team, details={"url": webhooks.shown(url)})
+    return alerting
 
 
 @transaction.atomic

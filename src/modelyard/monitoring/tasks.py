@@ -6,7 +6,7 @@ import smtplib
 
 from celery import shared_task
 
-from modelyard.monitoring import logs, mail, services
+from modelyard.monitoring import logs, mail, services, webhooks
 
 
 @shared_task
@@ -27,3 +27,13 @@ def send_alert_mail(alert_id: int) -> int:
 @shared_task
 def register_log_hours() -> int:
     return logs.register_finished_hours()
+
+
+@shared_task(
+    autoretry_for=(webhooks.WebhookFailed,),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    max_retries=8,
+)
+def send_alert_webhooks(alert_id: int) -> int:
+    return webhooks.send(alert_id)
