@@ -74,11 +74,11 @@ def folded(definition: ViewDefinition, rows: list[dict[str, Any]]) -> dict[Any, 
         for size in TILE_SECONDS:
             slot = (key, size, tile_start(row["ts"], size))
             states = tiles.setdefault(
-                slot, {f.name: AGGREGATIONS[f.aggregation].empty() for f in definition.features}
+                slot, {n: AGGREGATIONS[f.aggregation].empty() for n, f in definition.states.items()}
             )
-            for f in definition.features:
+            for name, f in definition.states.items():
                 value = row[f.column] if f.column else None
-                states[f.name] = AGGREGATIONS[f.aggregation].add(states[f.name], value, row["ts"])
+                states[name] = AGGREGATIONS[f.aggregation].add(states[name], value, row["ts"])
     return tiles
 
 
@@ -86,7 +86,7 @@ def finished(definition: ViewDefinition, tiles: dict[Any, Any]) -> str:
     return json.dumps(
         {
             str(slot): {
-                f.name: AGGREGATIONS[f.aggregation].finish(s[f.name]) for f in definition.features
+                n: AGGREGATIONS[f.aggregation].finish(s[n]) for n, f in definition.states.items()
             }
             for slot, s in sorted(tiles.items())
         }
@@ -113,8 +113,8 @@ def test_merging_two_batches_equals_tiling_them_together() -> None:
     for slot, states in second.items():
         if slot in merged:
             merged[slot] = {
-                f.name: AGGREGATIONS[f.aggregation].merge(merged[slot][f.name], states[f.name])
-                for f in FEATURES
+                n: AGGREGATIONS[f.aggregation].merge(merged[slot][n], states[n])
+                for n, f in DEFINITION.states.items()
             }
         else:
             merged[slot] = states

@@ -271,8 +271,19 @@ class ViewDefinition:
     def aggregates(self) -> tuple[Feature, ...]:
         return tuple(feature for feature in self.features if feature.ratio is None)
 
+    @property
+    def states(self) -> dict[str, Feature]:
+        """The partial states a tile keeps, by name, each with a feature that uses it."""
+        return {state_name(feature): feature for feature in self.aggregates}
+
     def windows(self) -> list[int | None]:
         return sorted({f.window_seconds for f in self.aggregates}, key=lambda w: w or -1)
+
+
+def state_name(feature: Feature) -> str:
+    """Features with the same aggregation of the same column share one state per tile: a
+    view's counts over 1h, 1d and 7d are one count, read over different tiles."""
+    return f"{feature.aggregation}:{feature.column}"
 
 
 def window_end(at_us: int) -> int:

@@ -17,7 +17,6 @@ prediction server's feature routes and its by-entity predictions all call it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,6 +33,7 @@ from modelyard.features.aggregations import (
     ViewDefinition,
     cover,
     finish_features,
+    state_name,
     window_end,
 )
 from modelyard.features.models import View
@@ -93,7 +93,7 @@ def store_tiles(view: View, updates: Updates, newest_us: int | None = None) -> N
     definition = view.aggregation_definition()
     existing = store.stored(view.pk, updates)
     merged = {
-        slot: _merge(definition.aggregates, existing[slot], states) if slot in existing else states
+        slot: _merge(definition.states, existing[slot], states) if slot in existing else states
         for slot, states in updates.items()
     }
     store.write(view.pk, merged, newest_us)
@@ -104,17 +104,13 @@ def clear_tiles(view: View) -> None:
 
 
 def _merge(
-    features: Iterable[Feature], left: dict[str, State], right: dict[str, State]
+    states: dict[str, Feature], left: dict[str, State], right: dict[str, State]
 ) -> dict[str, State]:
     merged = {}
-    for feature in features:
+    for name, feature in states.items():
         aggregation = AGGREGATIONS[feature.aggregation]
-        stored = left.get(feature.name)
-        merged[feature.name] = (
-            right[feature.name]
-            if stored is None
-            else aggregation.merge(stored, right[feature.name])
-        )
+        stored = left.get(name)  # None: a tile written under an older definition
+        merged[name] = right[name] if stored is None else aggregation.merge(stored, right[name])
     return merged
 
 
@@ -182,10 +178,11 @@ def _fold(plan: Plan, tiles: EntityTiles) -> dict[str, State]:
             ]
         for feature in window.features:
             aggregation = AGGREGATIONS[feature.aggregation]
+            name = state_name(feature)
             state = aggregation.empty()
             for tile in found:
-                if feature.name in tile:  # a tile written under an older definition
-                    state = aggregation.merge(state, tile[feature.name])
+                if name in tile:  # not in a tile written under an older definition
+                    state = aggregation.merge(state, tile[name])
             states[feature.name] = state
     return states
 

@@ -313,6 +313,18 @@ def _key_value(column: str, kind: str, value: Any, from_text: bool) -> Any:
     raise Unprocessable(f"Entity key {column!r}: {value!r} is not a valid {kind}.", field=column)
 
 
+def view_summary(view: View) -> dict[str, Any]:
+    """What the catalog shows of a view, its freshness included."""
+    return {
+        "view": view.ref,
+        "version": view.version.version if view.version else None,
+        "source": view.source.name,
+        "features": [feature["name"] for feature in view.definition["view"]["features"]],
+        "newest_event_at": view.newest_event_at,
+        "freshness_seconds": online.freshness_seconds(view),
+    }
+
+
 def online_features(view: View, entities: list[list[Any]]) -> dict[str, Any]:
     """The answer of the online endpoints: values per entity, the version and freshness."""
     values = online.read(view, entities)

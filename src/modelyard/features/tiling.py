@@ -78,7 +78,7 @@ def tile_updates(definition: ViewDefinition, events: pa.Table) -> Updates:
     updates: Updates = {}
     for size in TILE_SECONDS:
         groups = Groups(codes, seconds // size * size, times)
-        columns = {f.name: _states(f, events, groups) for f in definition.aggregates}
+        columns = {name: _states(f, events, groups) for name, f in definition.states.items()}
         names = list(columns)
         for index, (code, start) in enumerate(zip(groups.codes, groups.starts, strict=True)):
             updates[(keys[code], size, start)] = {n: columns[n][index] for n in names}
