@@ -60,6 +60,7 @@ AGGREGATES = {
 }
 FEATURES = [f"{name}_{window}" for window in WINDOWS for name in AGGREGATES]  # 40
 TARGET_THROUGHPUT, TARGET_P99 = 4.0, 0.25
+JSON = {"Content-Type": "application/json"}  # FastAPI (feast serve) needs it
 FEAST_VENV = Path("/tmp/modelyard-bench-feast")  # noqa: S108 - outside the repository, on purpose
 
 
@@ -289,7 +290,7 @@ def server(argv: list[str], cwd: Path, log: Path, probe: Any) -> Iterator[None]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{argv} did not answer in time; see {log}")
+                raise RuntimeError(f"{argv} did not answer in time:\n{log.read_text()[-2000:]}")
             time.sleep(0.5)
         yield
     finally:
@@ -328,11 +329,14 @@ def lookups(args: argparse.Namespace, work: Path, repo: Path, user: int) -> dict
             feast_argv,
             repo,
             work / "feast.log",
-            lambda: httpx.post(feast_url, content=feast_body(user)).status_code == 200,
+            lambda: (
+                httpx.post(feast_url, content=feast_body(user), headers=JSON).status_code == 200
+            ),
         ),
     ):
         mine, theirs = online_values(
-            httpx.get(ours_url).json(), httpx.post(feast_url, content=feast_body(user)).json()
+            httpx.get(ours_url).json(),
+            httpx.post(feast_url, content=feast_body(user), headers=JSON).json(),
         )
         same = sum(1 for a, b in zip(mine, theirs, strict=True) if a == b)
         print(f"user {user}: {same} of 40 values equal in modelyard and Feast")
