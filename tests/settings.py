@@ -24,3 +24,7 @@ STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.Stati
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file rather than :memory:, so a worker subprocess started by a test can share it.
     DATABASES["default"]["TEST"] = {"NAME": str(HOME / "test.sqlite3")}  # noqa: F405
+
+# Tiles in the test database, rolled back with each test; the tests of the Redis backend
+# choose it themselves (tests/features/test_online_equals_offline.py), on their own Redis.
+FEATURES_ONLINE_STORE = "database"

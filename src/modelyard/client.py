@@ -358,11 +358,28 @@ class Client:
         path = f"/features/{_segment(team)}/{_segment(name)}/online"
         return self._object("GET", path, params=keys)
 
-    def online_features(self, view: str, entities: list[Json]) -> Json:
-        """Online feature values of a view (TEAM/VIEW) for entities given by their keys."""
+    def online_features(
+        self, view: str, entities: list[Json], *, serving_url: str | None = None
+    ) -> Json:
+        """Online feature values of a view (TEAM/VIEW) for entities given by their keys.
+
+        With `serving_url` (a `modelyard serve` server, e.g. http://serve:8080), read from
+        the prediction server's feature routes instead: the same answer, faster; the API
+        token is not sent there (those routes take none)."""
         team, _, name = _pair(view, "TEAM/VIEW")
         path = f"/features/{_segment(team)}/{_segment(name)}/online"
-        return self._object("POST", path, json={"entities": entities})
+        if serving_url is None:
+            return self._object("POST", path, json={"entities": entities})
+        url = f"{serving_url.rstrip('/')}/v1{path}"
+        try:
+            response = httpx.post(url, json={"entities": entities}, timeout=self.timeout)
+        except httpx.HTTPError as error:
+            raise ClientError(f"Could not reach the prediction server at {url}: {error}") from None
+        body = response.json() if response.content else {}
+        if response.status_code != 200:
+            message = body.get("error") if isinstance(body, dict) else None
+            raise ApiError(response.status_code, str(message or response.text), body)
+        return cast(Json, body)
 
     def start_run(self, project: str, command: str) -> Json:
         team, _, name = project.partition("/")

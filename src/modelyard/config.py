@@ -236,6 +236,18 @@ def redis_url(broker: str) -> str:
     return env_str("MODELYARD_REDIS_URL", broker if broker.startswith("redis") else "")
 
 
+def features_online_store(redis: str) -> str:
+    """Where the feature store keeps its online tiles: `database` (the embedded default) or a
+    Redis URL; unset, Redis when a Redis URL is configured (MODELYARD_REDIS_URL)."""
+    name = "MODELYARD_FEATURES_ONLINE_STORE"
+    choice = env_str(name, redis or "database")
+    if choice != "database" and not choice.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"{name}={choice!r} is not an online store; use `database` or a redis:// URL."
+        )
+    return choice
+
+
 TEAM_CREATION = ("staff", "anyone")
 
 

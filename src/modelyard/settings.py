@@ -121,6 +121,8 @@ ADMIN_EMAILS = config.env_list("MODELYARD_ADMIN_EMAILS")
 ACCESS_FLUSH_SECONDS = config.env_float("MODELYARD_ACCESS_FLUSH_SECONDS", 5.0, minimum=0.1)
 BROKER_URL = config.broker_url(HOME)
 REDIS_URL = config.redis_url(BROKER_URL)
+# The feature store's online tiles: `database` or a Redis URL (features/online_stores.py).
+FEATURES_ONLINE_STORE = config.features_online_store(REDIS_URL)
 API_PAGE_SIZE_MAX = 500
 # A flood of refused requests writes at most this many access.denied rows per actor a minute.
 AUDIT_DENIALS_PER_MINUTE = config.env_int("MODELYARD_AUDIT_DENIALS_PER_MINUTE", 20, minimum=1)

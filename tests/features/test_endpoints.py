@@ -250,3 +250,19 @@ def test_a_view_put_back_counts_the_events_sent_while_it_was_removed(
 
     assert online["version"] == 1
     assert online["results"][0]["features"]["purchases_90m"] == 2
+
+
+def test_the_catalog_shows_a_views_version_features_and_freshness(views, bob, mallory) -> None:
+    bob.post(EVENTS, [click("a", minute=50)])
+
+    response = mallory.get("/features/red/purchases")
+
+    assert response.status_code == 200, response.json()
+    assert response.json() == {
+        "view": "red/purchases",
+        "version": 1,
+        "source": "clicks",
+        "features": ["purchases_90m", "purchase_spend"],
+        "newest_event_at": "2026-12-01T11:50:00Z",
+        "freshness_seconds": 630.0,
+    }

@@ -110,8 +110,18 @@ def stream(
     return accepted, refused
 
 
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.integration)])
+def online_store(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Each online backend in turn: the database's tiles, and Redis (a real server)."""
+    if request.param == "redis":
+        settings.FEATURES_ONLINE_STORE = request.getfixturevalue("clean_redis")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_online_equals_offline_on_random_entities_and_times(seed: int, applied: Any) -> None:
+def test_online_equals_offline_on_random_entities_and_times(
+    seed: int, online_store: str, applied: Any
+) -> None:
     generator = random.Random(seed)
     view = applied(project(FEATURES))["shopping"]
     arrivals = make_events(generator, 400)

@@ -74,6 +74,30 @@ def _add_exact(partials: list[float], value: float) -> list[float]:
     return result
 
 
+def exact_partials(values: list[float]) -> list[float]:
+    """Partials whose exact sum is the exact sum of `values`, as `_add_exact` folds give, in
+    a few calls of `math.fsum` (C) instead of a Python step per value: the batch path of
+    the online store (features/tiling.py). Each round takes the correctly rounded sum of
+    what is left and adds its negation to the list, so what is left shrinks by 53 bits a
+    round and is exactly zero after two or three (fsum is 0 only when the exact sum is)."""
+    rest = [float(value) for value in values]
+    partials: list[float] = []
+    try:
+        while (total := math.fsum(rest)) != 0.0:
+            partials.append(total)
+            rest.append(-total)
+    except OverflowError:  # a sum beyond the float range: the fold keeps what it can
+        return fold_exact(values)
+    return partials
+
+
+def fold_exact(values: list[float]) -> list[float]:
+    partials: list[float] = []
+    for value in values:
+        partials = _add_exact(partials, value)
+    return partials
+
+
 def _merge_exact(left: list[float], right: list[float]) -> list[float]:
     for value in right:
         left = _add_exact(left, value)
@@ -247,8 +271,19 @@ class ViewDefinition:
     def aggregates(self) -> tuple[Feature, ...]:
         return tuple(feature for feature in self.features if feature.ratio is None)
 
+    @property
+    def states(self) -> dict[str, Feature]:
+        """The partial states a tile keeps, by name, each with a feature that uses it."""
+        return {state_name(feature): feature for feature in self.aggregates}
+
     def windows(self) -> list[int | None]:
         return sorted({f.window_seconds for f in self.aggregates}, key=lambda w: w or -1)
+
+
+def state_name(feature: Feature) -> str:
+    """Features with the same aggregation of the same column share one state per tile: a
+    view's counts over 1h, 1d and 7d are one count, read over different tiles."""
+    return f"{feature.aggregation}:{feature.column}"
 
 
 def window_end(at_us: int) -> int:

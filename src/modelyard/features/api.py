@@ -4,6 +4,7 @@ signed in reads online features, like the catalog."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
@@ -39,6 +40,21 @@ class OnlineOut(Schema):
     version: int | None = Field(description="The feature set version answering")
     freshness_seconds: float | None = Field(description="Age of the newest event applied")
     results: list[EntityFeatures]
+
+
+class ViewOut(Schema):
+    view: str
+    version: int | None = Field(description="The feature set version of its definition")
+    source: str
+    features: list[str]
+    newest_event_at: datetime | None = Field(description="Time of the newest event applied")
+    freshness_seconds: float | None = Field(description="Age of the newest event applied")
+
+
+@router.get("/{team}/{view}", response=ViewOut, operation_id="get_feature_view")
+def get_view(request: HttpRequest, team: str, view: str) -> dict[str, Any]:
+    """A view of the catalog: its version, features and freshness (anyone signed in)."""
+    return services.view_summary(services.get_view(team, view))
 
 
 @router.post(

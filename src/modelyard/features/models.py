@@ -79,7 +79,12 @@ class View(models.Model):
         return f"{self.team.name}/{self.name}"
 
     def aggregation_definition(self) -> ViewDefinition:
-        return view_definition(self.definition)
+        # Kept with the definition it was made from: online reads ask for it every request.
+        cached = self.__dict__.get("_aggregation")
+        if cached is None or cached[0] is not self.definition:
+            cached = (self.definition, view_definition(self.definition))
+            self.__dict__["_aggregation"] = cached
+        return cached[1]
 
 
 def view_definition(definition: dict[str, Any]) -> ViewDefinition:

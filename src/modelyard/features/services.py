@@ -9,7 +9,9 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.db import connection, transaction
 from django.utils import timezone
 
 from modelyard.accounts.models import Team
@@ -146,19 +148,23 @@ def rebuild_tiles(view: View) -> None:
     Under the source's lock, as ingestion is: a batch being ingested is either all in the
     log and tiles already, or waits and is applied to the rebuilt tiles."""
     _lock(view.source)
-    view.tiles.all().delete()
+    online.clear_tiles(view)
     rows = offline.read_log(view.source)
-    online.store_tiles(view, online.tile_updates(view.aggregation_definition(), rows))
-    _note_newest(view, rows)
+    _apply_events(view, online.events_table(view.source.schema, rows))
 
 
-def _note_newest(view: View, rows: list[dict[str, Any]]) -> None:
-    if not rows:
+def _apply_events(view: View, events: pa.Table) -> None:
+    """Add checked events (an Arrow table, times in microseconds) to the view's tiles, and
+    note the newest of them."""
+    if events.num_rows == 0:
         return
-    newest = from_micros(max(row[view.source.time_column] for row in rows))
+    newest_us = int(pc.max(events.column(view.source.time_column)).as_py())
+    newest = from_micros(newest_us)
     if view.newest_event_at is None or newest > view.newest_event_at:
         view.newest_event_at = newest
         view.save(update_fields=["newest_event_at"])
+    updates = online.tile_updates(view.aggregation_definition(), events)
+    online.store_tiles(view, updates, to_micros(view.newest_event_at))
 
 
 # --- ingestion -----------------------------------------------------------------------------
@@ -193,15 +199,17 @@ def ingest(actor: registry.Actor, source: Source, rows: Any) -> Ingested:
             views = list(View.objects.filter(source=source, active=True))
             fresh = _new_events(source, checked)
             written = offline.append(source, fresh)
-            for view in views:
-                online.store_tiles(view, online.tile_updates(view.aggregation_definition(), fresh))
-                _note_newest(view, fresh)
             record(
                 actor,
                 "features.events_ingested",
                 team=source.team,
                 details={"source": source.name, "accepted": len(fresh), "sent": len(checked)},
             )
+            # The online store last: with Redis, its writes are the one step the transaction
+            # cannot take back.
+            events = online.events_table(source.schema, fresh)
+            for view in views:
+                _apply_events(view, events)
     except BaseException:
         offline.discard(written)
         raise
@@ -230,22 +238,38 @@ def _check_lateness(source: Source, rows: list[dict[str, Any]]) -> None:
 
 
 def _new_events(source: Source, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows not seen before (by `event_id`, when the source has that column)."""
+    """The rows not seen before (by `event_id`, when the source has that column); their ids
+    are remembered. In raw SQL: a batch has thousands of ids, and model objects for each
+    were most of the time this took."""
     if EVENT_ID not in source.schema:
         return rows
     first: dict[str, dict[str, Any]] = {}
     for row in rows:
         first.setdefault(str(row[EVENT_ID]), row)
-    seen = set(
-        SeenEvent.objects.filter(source=source, event_id__in=list(first)).values_list(
-            "event_id", flat=True
-        )
-    )
-    fresh = {event_id: row for event_id, row in first.items() if event_id not in seen}
-    SeenEvent.objects.bulk_create(
-        [SeenEvent(source=source, event_id=event_id) for event_id in fresh], batch_size=500
-    )
-    return list(fresh.values())
+    table = connection.ops.quote_name(SeenEvent._meta.db_table)
+    ids = list(first)
+    seen: set[str] = set()
+    with connection.cursor() as cursor:
+        for chunk in _chunks(ids, 1000):
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT event_id FROM {table} WHERE source_id = %s AND event_id IN ({marks})",  # noqa: S608
+                [source.pk, *chunk],
+            )
+            seen.update(event_id for (event_id,) in cursor.fetchall())
+        fresh = [event_id for event_id in ids if event_id not in seen]
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        for chunk in _chunks(fresh, 1000):
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (source_id, event_id, received_at) VALUES {values}",  # noqa: S608
+                [value for event_id in chunk for value in (source.pk, event_id, now)],
+            )
+    return [first[event_id] for event_id in fresh]
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 # --- online reads --------------------------------------------------------------------------
@@ -287,6 +311,18 @@ def _key_value(column: str, kind: str, value: Any, from_text: bool) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     raise Unprocessable(f"Entity key {column!r}: {value!r} is not a valid {kind}.", field=column)
+
+
+def view_summary(view: View) -> dict[str, Any]:
+    """What the catalog shows of a view, its freshness included."""
+    return {
+        "view": view.ref,
+        "version": view.version.version if view.version else None,
+        "source": view.source.name,
+        "features": [feature["name"] for feature in view.definition["view"]["features"]],
+        "newest_event_at": view.newest_event_at,
+        "freshness_seconds": online.freshness_seconds(view),
+    }
 
 
 def online_features(view: View, entities: list[list[Any]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ Routes:
   POST /v1/models/{name}:predict  {"instances": [[…], …] or [{"col": …}, …]}
   GET  /v1/models                  what is served, versions, load times and errors
   GET  /metrics                    Prometheus
+  GET/POST /v1/features/{team}/{view}/online   online features (feature_routes.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import orjson
 
 from modelyard.registry.access import record_access
 from modelyard.serving import metrics, v2
+from modelyard.serving.feature_routes import PREFIX as FEATURES
+from modelyard.serving.feature_routes import FeatureRoutes
 from modelyard.serving.fleet import Fleet, Served, Slot
 from modelyard.serving.signature import InputError
 
@@ -86,6 +89,7 @@ class App:
         self.fleet = fleet
         self.max_body_bytes = max_body_bytes
         self.recorder = recorder
+        self.features = FeatureRoutes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -98,9 +102,11 @@ class App:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.fleet.start_watching()  # here: after the worker process was forked
+                self.features.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.fleet.stop()
+                self.features.stop()
                 if self.recorder is not None:
                     self.recorder.stop()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -110,7 +116,10 @@ class App:
         path: str = scope["path"]
         headers = None
         try:
-            if scope["method"] == "POST" and self.recorder is None:
+            if path.startswith(FEATURES):  # online feature reads (serving/feature_routes.py)
+                body = await self._body(receive) if scope["method"] == "POST" else None
+                status, body = await self.features.answer(scope, body)
+            elif scope["method"] == "POST" and self.recorder is None:
                 status, body = await self._post(path, scope, receive, None)
             elif scope["method"] == "POST":
                 request_id = _request_id(scope)
