@@ -11,6 +11,7 @@ import rich.progress
 from rich.console import Console
 
 from modelyard.cli.catalog import _print_json, json_option
+from modelyard.cli.operate import django_setup
 from modelyard.client import Client, ClientError
 from modelyard.loading import ModelLoadError
 from modelyard.scoring import client_side, engine
@@ -89,6 +90,14 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
     help="Rows per output file: the unit of progress and of resumption.",
 )
 @click.option("--keep", default="", metavar="COL,…", help="Input columns to copy to the output.")
+@click.option(
+    "--time-column",
+    default="timestamp",
+    show_default=True,
+    help="For a model whose signature names features: the entity files' time column. Such a "
+    "model scores entity files (its views' key columns and this column); each row gets the "
+    "features as they were at its time, and the output keeps the entity columns.",
+)
 @json_option
 def score(
     model: str,
@@ -101,6 +110,7 @@ def score(
     batch_size: int,
     rows_per_part: int,
     keep: str,
+    time_column: str,
     as_json: bool,
 ) -> None:
     """Score MODEL over --input into --output; run it again to resume after a failure."""
@@ -115,6 +125,7 @@ def score(
         tuple(c.strip() for c in keep.split(",") if c.strip()),
         engine_name,
         spark_master,
+        time_column,
     )
     try:
         result = _score(request)
@@ -132,7 +143,7 @@ def score(
 
 def _score(request: client_side.Request) -> dict[str, object]:
     with Client() as client:
-        job, model, dataset_ref = client_side.prepare(client, request)
+        job, model, dataset_ref = client_side.prepare(client, request, django_setup)
         total = client_side.total_rows(job.parts)
         if request.engine == "spark":
             from modelyard.scoring import spark
