@@ -9,7 +9,8 @@ once per request and goes its own way.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from django.db import close_old_connections
@@ -18,6 +19,8 @@ from modelyard.features.lookup import EntityError, FeatureLookup
 from modelyard.serving.signature import InputError, Matrix
 
 EXPLAIN = b"explain=features"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def explain_wanted(query_string: bytes) -> bool:
@@ -34,8 +37,7 @@ def checked(lookup: FeatureLookup, entities: Any, field: str = "entities") -> li
 
 async def fetch(lookup: FeatureLookup, entities: list[dict[str, Any]]) -> tuple[Matrix, list[Any]]:
     """The entities' feature values as the model's input matrix, and as read (for explain)."""
-    loop = asyncio.get_running_loop()
-    values = await loop.run_in_executor(None, _read, lookup, entities)
+    values = await off_the_loop(lookup.online_rows, entities)
     try:
         # A feature with no events yet (a mean, a last) is None: NaN to the model, as the
         # training set's missing value is.
@@ -47,9 +49,15 @@ async def fetch(lookup: FeatureLookup, entities: list[dict[str, Any]]) -> tuple[
     return matrix, values
 
 
-def _read(lookup: FeatureLookup, entities: list[dict[str, Any]]) -> list[list[Any]]:
+async def off_the_loop(read: Callable[[T], R], argument: T) -> R:
+    """Run a blocking read on the default executor's threads."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, _on_thread, read, argument)
+
+
+def _on_thread(read: Callable[[T], R], argument: T) -> R:
     close_old_connections()  # this executor thread's connection may have gone stale
-    return lookup.online_rows(entities)
+    return read(argument)
 
 
 def explained(lookup: FeatureLookup, values: list[list[Any]]) -> list[dict[str, Any]]:
