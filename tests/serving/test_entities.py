@@ -4,11 +4,6 @@ key is missing."""
 
 from __future__ import annotations
 
-import io
-from datetime import timedelta
-from typing import Any
-
-import joblib
 import numpy as np
 import orjson
 import pytest
@@ -17,30 +12,22 @@ from django.utils import timezone
 from sklearn.linear_model import LogisticRegression
 
 from modelyard.features import online, services
-from modelyard.registry import services as registry
-from modelyard.registry.models import Alias, Kind
+from modelyard.registry.models import Alias
 from modelyard.serving import entities
 from modelyard.serving.app import App
 from modelyard.serving.fleet import Fleet
-from tests.features.conftest import applied  # noqa: F401 - the fixture
+from tests.features.conftest import (  # noqa: F401 - applied is a fixture
+    BY_USER_INPUTS,
+    applied,
+    by_user_estimator,
+    click_events,
+    register_by_user,
+)
 from tests.serving.conftest import call
 
 pytestmark = pytest.mark.django_db
 
-INPUTS = ["user_activity:clicks_7d", "user_activity:spend_7d", "purchases:purchase_spend"]
-
-
-def events(now: Any) -> list[dict[str, Any]]:
-    def event(n: int, user: int, amount: float, page: str, minutes: int) -> dict[str, Any]:
-        when = (now - timedelta(minutes=minutes)).isoformat()
-        return {"event_id": str(n), "user_id": user, "amount": amount, "page": page, "ts": when}
-
-    return [
-        event(1, 42, 10.0, "home", 50),
-        event(2, 42, 2.5, "checkout", 30),
-        event(3, 42, 4.0, "checkout", 20),
-        event(4, 7, 1.0, "home", 10),
-    ]
+INPUTS = BY_USER_INPUTS
 
 
 @pytest.fixture(autouse=True)
@@ -60,28 +47,15 @@ def _reads_on_the_test_thread(monkeypatch) -> None:
 
 @pytest.fixture
 def estimator() -> LogisticRegression:
-    rows = np.array([[0, 0, 0], [1, 10, 0], [3, 16, 6.5], [5, 30, 20], [2, 3, 1], [0, 1, 0]])
-    return LogisticRegression().fit(rows, [0, 0, 1, 1, 1, 0])
+    return by_user_estimator()
 
 
 @pytest.fixture
 def app(teams, applied, estimator) -> App:  # noqa: F811
     views = applied()
-    services.ingest(teams["alice"], views["user_activity"].source, events(timezone.now()))
-    asset = registry.create_asset(teams["alice"], Kind.MODEL, teams["red"], "by-user")
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    spec = registry.VersionSpec(
-        flavor="sklearn",
-        signature={
-            "inputs": [{"name": name, "type": "double"} for name in INPUTS],
-            "outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}],
-        },
-        input_example=[[1, 10.0, 0.0], [3, 16.5, 6.5]],
-    )
-    payload = buffer.getvalue()
-    source = registry.ArtifactSource("model.joblib", stream=io.BytesIO(payload), size=len(payload))
-    version = registry.register_version(teams["alice"], asset, spec, [source])
+    services.ingest(teams["alice"], views["user_activity"].source, click_events(timezone.now()))
+    version = register_by_user(teams["alice"], teams["red"], estimator)
+    asset = version.asset
     # The alias set directly: the gate's sandbox is not what these tests are about.
     Alias.objects.create(asset=asset, name="production", version=version)
     fleet = Fleet.from_refs(["red/by-user"], "production")

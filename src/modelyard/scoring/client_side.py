@@ -75,7 +75,7 @@ def prepare(
         )
         uris = [features_uri]
         keep = (*entity_columns, *(c for c in keep if c not in entity_columns))
-    parts = plan(list_inputs(uris), [*spec.columns, *keep], request.rows_per_part, workdir)
+    parts = plan(list_inputs(uris), spec.columns, request.rows_per_part, workdir, keep)
     job = engine.Job(
         spec, tuple(parts), request.output_uri.rstrip("/"), str(workdir), request.batch_size, keep
     )

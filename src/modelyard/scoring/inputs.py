@@ -76,13 +76,18 @@ def local_path(uri: str, workdir: Path) -> Path:
 
 
 def plan(
-    inputs: Sequence[storage.ObjectInfo], columns: Sequence[str], rows_per_part: int, workdir: Path
+    inputs: Sequence[storage.ObjectInfo],
+    columns: Sequence[str],
+    rows_per_part: int,
+    workdir: Path,
+    keep: Sequence[str] = (),
 ) -> list[Part]:
+    """The parts; `columns` (the model's) must be numeric, `keep` (copied) only present."""
     parts: list[Part] = []
     for info in inputs:
         path = local_path(info.uri, workdir)
         fmt = _format(info.uri) or ""
-        check_columns(path, fmt, columns, info.uri)
+        check_columns(path, fmt, columns, info.uri, keep)
         for row_groups, rows in _slices(path, fmt, rows_per_part):
             parts.append(Part(len(parts), info.uri, fmt, row_groups, rows))
     return parts
@@ -117,13 +122,15 @@ def schema_of(path: Path, fmt: str, uri: str) -> pa.Schema:
         raise ScoringError(f"Cannot read {uri} as {fmt}: {error}") from None
 
 
-def check_columns(path: Path, fmt: str, columns: Sequence[str], uri: str) -> None:
-    """Fail before scoring anything when a file lacks a column or holds text in one."""
+def check_columns(
+    path: Path, fmt: str, columns: Sequence[str], uri: str, keep: Sequence[str] = ()
+) -> None:
+    """Fail before scoring anything when a file lacks a column or holds text in a model's."""
     schema = schema_of(path, fmt, uri)
-    missing = [name for name in columns if name not in schema.names]
+    missing = [name for name in [*columns, *keep] if name not in schema.names]
     if missing:
         raise ScoringError(
-            f"{uri} has no column {missing[0]!r}, which the model's signature needs "
+            f"{uri} has no column {missing[0]!r}, which the model's signature or --keep needs "
             f"(it has {', '.join(schema.names[:20])})."
         )
     for name in columns:
