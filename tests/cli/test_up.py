@@ -56,7 +56,9 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
         cwd=tmp_path,
     )
     try:
-        deadline = time.monotonic() + 90
+        # A wait, not a measurement: the seed trains and promotes two demo models, and this
+        # machine may be shared.
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline and READY_END not in _read(tmp_path / "up.log"):
             assert process.poll() is None, _read(tmp_path / "up.log")
             time.sleep(0.5)
@@ -90,12 +92,24 @@ def test_up_serves_the_demo_catalog_and_stops_on_ctrl_c(
         }
         assert f"every model with a production alias at http://127.0.0.1:{serve_port}" in output
         assert _predict(serve_port)["model_version"] == "3"
-        prediction, metadata = _readme_curls(tmp_path, serve_port)
+        prediction, metadata, by_id = _readme_curls(tmp_path, serve_port)
         assert {output["name"] for output in prediction["outputs"]} == {"label", "probability"}
         assert [(o["name"], o["datatype"]) for o in metadata["outputs"]] == [
             ("label", "INT64"),
             ("probability", "FP64"),
         ]
+        # The demo model that predicts by user id, from the features the demo's events gave.
+        assert (by_id["model"], by_id["version"]) == ("user-churn", 1)
+        (used,) = by_id["features"]
+        assert set(used) == {
+            "user_activity:visits_7d",
+            "user_activity:spend_7d",
+            "user_activity:visits_30d",
+            "big_spends:big_purchases_30d",
+        }
+        assert used["user_activity:visits_30d"] > 0  # user 42 visits often
+        churn = get_json(f"{base}/featuresets/demo/user_activity/versions/1", token)
+        assert [edge["ref"] for edge in churn["downstream"]] == ["demo/user-churn:1"]
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=30)
@@ -120,8 +134,12 @@ def _readme_curls(folder: Path, serve_port: int) -> list[dict]:
     """The README's curl commands, run as written from the folder `up` ran in (only the port
     is this test's)."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    commands = [line for line in readme.splitlines() if line.startswith("curl -s localhost:8080")]
-    assert len(commands) == 2, commands
+    commands = [
+        line
+        for line in readme.splitlines()
+        if line.startswith(("curl -s localhost:8080", "curl -s 'localhost:8080"))
+    ]
+    assert len(commands) == 3, commands
     answers = []
     for command in commands:
         command = command.replace("localhost:8080", f"127.0.0.1:{serve_port}")

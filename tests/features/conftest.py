@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import joblib
+import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from modelyard.features.models import View
 from modelyard.jobs import projects
+from modelyard.registry import services as registry
+from modelyard.registry.models import AssetVersion, Kind
 
 PROGRAM = Path(__file__).parent
 
@@ -56,3 +63,46 @@ def applied(teams: dict[str, Any], artifact_root: Path) -> Callable[..., dict[st
         return {view.name: view for view in View.objects.filter(active=True)}
 
     return run
+
+
+# --- a model that fetches its features (serving, scoring, the acceptance test) -------------
+
+BY_USER_INPUTS = ["user_activity:clicks_7d", "user_activity:spend_7d", "purchases:purchase_spend"]
+
+
+def click_events(now: Any) -> list[dict[str, Any]]:
+    """Users 42 (three clicks, two at checkout) and 7 (one), within the last hour."""
+
+    def event(n: int, user: int, amount: float, page: str, minutes: int) -> dict[str, Any]:
+        when = (now - timedelta(minutes=minutes)).isoformat()
+        return {"event_id": str(n), "user_id": user, "amount": amount, "page": page, "ts": when}
+
+    return [
+        event(1, 42, 10.0, "home", 50),
+        event(2, 42, 2.5, "checkout", 30),
+        event(3, 42, 4.0, "checkout", 20),
+        event(4, 7, 1.0, "home", 10),
+    ]
+
+
+def by_user_estimator() -> LogisticRegression:
+    rows = np.array([[0, 0, 0], [1, 10, 0], [3, 16, 6.5], [5, 30, 20], [2, 3, 1], [0, 1, 0]])
+    return LogisticRegression().fit(rows, [0, 0, 1, 1, 1, 0])
+
+
+def register_by_user(actor: Any, team: Any, estimator: Any) -> AssetVersion:
+    """red/by-user:1, whose signature names BY_USER_INPUTS."""
+    asset = registry.create_asset(actor, Kind.MODEL, team, "by-user")
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    spec = registry.VersionSpec(
+        flavor="sklearn",
+        signature={
+            "inputs": [{"name": name, "type": "double"} for name in BY_USER_INPUTS],
+            "outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}],
+        },
+        input_example=[[1, 10.0, 0.0], [3, 16.5, 6.5]],
+    )
+    payload = buffer.getvalue()
+    source = registry.ArtifactSource("model.joblib", stream=io.BytesIO(payload), size=len(payload))
+    return registry.register_version(actor, asset, spec, [source])

@@ -48,7 +48,9 @@ def running(app: App) -> Iterator[str]:
         sock.close()
 
 
-def call(app: App, method: str, path: str, body: bytes = b"", headers: Any = ()) -> tuple[int, Any]:
+def call(
+    app: App, method: str, path: str, body: bytes = b"", headers: Any = (), query: bytes = b""
+) -> tuple[int, Any]:
     """One request straight into the ASGI app; returns (status, body bytes)."""
     status, answer, _ = call_with_headers(app, method, path, body, headers)
     return status, answer
@@ -73,7 +75,13 @@ def call_with_headers(
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        scope = {"type": "http", "method": method, "path": path, "headers": list(headers)}
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": list(headers),
+            "query_string": query,
+        }
         await app(scope, receive, send)
         return sent
 

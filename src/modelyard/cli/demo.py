@@ -2,7 +2,9 @@
 
 It shows what a real team's catalog looks like: a data set, a feature set derived from
 it, three model versions trained on it with metrics and lineage, a production and a
-staging alias, and versions last used long ago (what the lifecycle system will act on).
+staging alias, and versions last used long ago (what the lifecycle system will act on);
+and the feature store at work (demo_features.py): raw events, two views, and a model in
+production that predicts by user id.
 
 It lives with the CLI (`modelyard up` seeds it) because it drives several apps' services,
 the registry's and the promotion gate's; import it only after Django is set up.
@@ -57,6 +59,9 @@ def seed_demo(owner: User) -> bool:
     best = max(versions, key=lambda v: v.metrics["roc_auc"])
     _deploy(owner, versions[0].asset, dataset, best, versions[-1])
     write_request(settings.HOME, data.data[:1])
+    from modelyard.cli.demo_features import seed_feature_demo
+
+    seed_feature_demo(owner, team)
     return True
 
 

@@ -11,6 +11,7 @@ import rich.progress
 from rich.console import Console
 
 from modelyard.cli.catalog import _print_json, json_option
+from modelyard.cli.operate import django_setup
 from modelyard.client import Client, ClientError
 from modelyard.lib.spark_session import SparkError
 from modelyard.loading import ModelLoadError
@@ -98,6 +99,14 @@ def _rows_bar(total: int | None, parts: int) -> Iterator[engine.Progress]:
     help="Rows per output file: the unit of progress and of resumption.",
 )
 @click.option("--keep", default="", metavar="COL,…", help="Input columns to copy to the output.")
+@click.option(
+    "--time-column",
+    default="timestamp",
+    show_default=True,
+    help="For a model whose signature names features: the entity files' time column. Such a "
+    "model scores entity files (its views' key columns and this column); each row gets the "
+    "features as they were at its time, and the output keeps the entity columns.",
+)
 @json_option
 def score(
     model: str,
@@ -111,6 +120,7 @@ def score(
     batch_size: int,
     rows_per_part: int,
     keep: str,
+    time_column: str,
     as_json: bool,
 ) -> None:
     """Score MODEL over --input into --output; run it again to resume after a failure."""
@@ -126,6 +136,7 @@ def score(
         engine_name,
         spark_master,
         partitions,
+        time_column,
     )
     try:
         result = _score(request)
@@ -143,7 +154,7 @@ def score(
 
 def _score(request: client_side.Request) -> dict[str, object]:
     with Client() as client:
-        job, model, dataset_ref = client_side.prepare(client, request)
+        job, model, dataset_ref = client_side.prepare(client, request, django_setup)
         total = client_side.total_rows(job.parts)
         with _rows_bar(total, len(job.parts)) as progress:
             if request.engine == "spark":

@@ -22,7 +22,10 @@ SIGNATURE_HELP = (
     '"type": "double", "shape": [-1, 2]}, {"name": "label", "type": "long", "shape": [-1]}]} '
     "for models (types: double, float, long, int, boolean; -1 is any number of rows), "
     '{"columns": [...]} for data and feature sets. With --signature-from, give only what the '
-    'sample cannot tell, e.g. the outputs: {"outputs": [...]}.'
+    'sample cannot tell, e.g. the outputs: {"outputs": [...]}. A model input named '
+    "VIEW:FEATURE (or TEAM/VIEW:FEATURE for another team's view) is fetched from the feature "
+    "store by entity id when the model is served or scored; name features in every input or "
+    "in none."
 )
 SIGNATURE_FROM_HELP = (
     "A CSV or Parquet sample of the input data (a few rows will do): its column names and "

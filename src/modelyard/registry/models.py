@@ -288,6 +288,7 @@ class LineageEdge(models.Model):
         TRAINED_ON = "trained_on", "trained on"
         EVALUATED_ON = "evaluated_on", "evaluated on"
         DERIVED_FROM = "derived_from", "derived from"
+        USES_FEATURES = "uses_features", "uses features of"
 
     downstream = models.ForeignKey(
         AssetVersion, on_delete=models.CASCADE, related_name="upstream_edges"

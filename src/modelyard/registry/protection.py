@@ -158,6 +158,7 @@ _ROLE: dict[str, str] = {
     LineageEdge.Relation.TRAINED_ON: "training data",
     LineageEdge.Relation.EVALUATED_ON: "evaluation data",
     LineageEdge.Relation.DERIVED_FROM: "source",
+    LineageEdge.Relation.USES_FEATURES: "features",
 }
 
 

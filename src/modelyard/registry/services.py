@@ -5,6 +5,7 @@ Callers (API, CLI, tasks) check permission first; these functions assume it was 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import uuid
@@ -36,7 +37,12 @@ from modelyard.registry.models import (
     LifecycleState,
     LineageEdge,
 )
-from modelyard.registry.signals import alias_moved, deletion_failed, version_registered
+from modelyard.registry.signals import (
+    alias_moved,
+    deletion_failed,
+    lineage_wanted,
+    version_registered,
+)
 
 Actor = User | AnonymousUser | str | None
 
@@ -177,6 +183,7 @@ def register_version(
     transaction leaves no row pointing at partial bytes; whatever was uploaded is removed.
     """
     _check_sources(sources)
+    spec = _with_wanted_lineage(asset, spec)
     _check_lineage(spec.lineage)
     stores.check_references(asset.team, [source.uri for source in sources if source.uri])
     prefix = storage.join_uri(
@@ -190,6 +197,19 @@ def register_version(
     except BaseException:
         _discard_uploads(stored)
         raise
+
+
+def _with_wanted_lineage(asset: Asset, spec: VersionSpec) -> VersionSpec:
+    """The spec with the lineage other apps add (or their refusal: signals.lineage_wanted)."""
+    added: list[tuple[AssetVersion, str]] = []
+    for _receiver, answer in lineage_wanted.send(sender=Asset, asset=asset, spec=spec):
+        if isinstance(answer, list):
+            added += answer
+    if not added:
+        return spec
+    known = {(upstream.pk, relation) for upstream, relation in spec.lineage}
+    fresh = [(u, r) for u, r in added if (u.pk, r) not in known]
+    return dataclasses.replace(spec, lineage=[*spec.lineage, *fresh])
 
 
 def _check_sources(sources: Sequence[ArtifactSource]) -> None:

@@ -9,6 +9,10 @@ the team and the admins at once).
 Deployment converts scikit-learn models to ONNX on it; jobs will start runs on it. Sending
 a signal keeps the registry free of imports from the apps that build on it.
 
+`lineage_wanted(asset, spec)` is asked before a version is registered: a receiver returns
+more upstream lineage for it as `[(AssetVersion, relation)]` (the feature store: the feature
+set versions a model's signature names), or raises InvalidInput to refuse the version.
+
 `outlook_wanted(versions)` is a question rather than an event: its receiver (the lifecycle)
 returns `{version_id: Outlook}`, so the API and pages can show when a version will be
 deleted without the registry knowing how that is decided.
@@ -30,6 +34,7 @@ version_registered = Signal()
 alias_moved = Signal()
 deletion_failed = Signal()
 outlook_wanted = Signal()
+lineage_wanted = Signal()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ the engine run here, the output registered as a data set version with its lineag
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any
 
 from modelyard.client import Client, Json, Upstream
 from modelyard.loading import model_source
-from modelyard.scoring import engine
+from modelyard.scoring import engine, entity_inputs
 from modelyard.scoring.inputs import ScoringError, list_inputs, plan, workdir_for
 
 
@@ -29,6 +29,7 @@ class Request:
     engine: str = "local"
     spark_master: str = "local[*]"
     partitions: tuple[str, ...] = ()
+    time_column: str = "timestamp"  # of entity files, for a model that fetches its features
 
 
 def resolve_model(client: Client, ref: str, workdir: Path) -> tuple[Json, engine.ModelSpec]:
@@ -57,21 +58,30 @@ def resolve_input(client: Client, text: str) -> tuple[list[str], str | None]:
     return [artifact["uri"] for artifact in version["artifacts"]], version["ref"]
 
 
-def prepare(client: Client, request: Request) -> tuple[engine.Job, Json, str | None]:
+def prepare(
+    client: Client, request: Request, django_setup: Callable[[], None] | None = None
+) -> tuple[engine.Job, Json, str | None]:
+    """The job; `django_setup` is called first when the model fetches its features (the
+    entity files' features are read from the offline store in this process)."""
     workdir = workdir_for(request.output_uri)
     version, spec = resolve_model(client, request.model_ref, workdir)
     uris, dataset_ref = resolve_input(client, request.input)
+    keep = request.keep
     team = version["ref"].partition("/")[0]
+    refs = entity_inputs.features_of(version)
+    if refs is not None:
+        if django_setup is None:
+            raise ScoringError(f"{version['ref']} fetches its features: score it with the CLI.")
+        features_uri, entity_columns = entity_inputs.with_features(
+            team, refs, uris, request.time_column, workdir, django_setup
+        )
+        uris = [features_uri]
+        keep = (*entity_columns, *(c for c in keep if c not in entity_columns))
     # A Hive table's files are read for the model's team: only where its stores allow.
     inputs = list_inputs(uris, request.partitions, partial(client.check_usable, team))
-    parts = plan(inputs, [*spec.columns, *request.keep], request.rows_per_part)
+    parts = plan(inputs, spec.columns, request.rows_per_part, keep)
     job = engine.Job(
-        spec,
-        tuple(parts),
-        request.output_uri.rstrip("/"),
-        str(workdir),
-        request.batch_size,
-        request.keep,
+        spec, tuple(parts), request.output_uri.rstrip("/"), str(workdir), request.batch_size, keep
     )
     return job, version, dataset_ref
 

@@ -132,16 +132,30 @@ def _hidden(relpath: str) -> bool:
     return any(part.startswith(("_", ".")) for part in relpath.split("/") if part)
 
 
-def plan(inputs: Sequence[InputFile], columns: Sequence[str], rows_per_part: int) -> list[Part]:
-    """Parts over every input, checking each file's columns first (footers only)."""
+def plan(
+    inputs: Sequence[InputFile],
+    columns: Sequence[str],
+    rows_per_part: int,
+    keep: Sequence[str] = (),
+) -> list[Part]:
+    """Parts over every input, checking each file's columns first (footers only): `columns`
+    (the model's) must be numeric, `keep` (copied to the output) only present."""
     parts: list[Part] = []
     for source in inputs:
         with _opened(source.uri, source.format) as opened:
-            check_columns(opened, source.format, columns, source.uri)
+            check_columns(opened, source.format, columns, source.uri, keep)
             slices = list(_slices(opened, source.format, rows_per_part))
         for row_groups, rows in slices:
             parts.append(Part(len(parts), source.uri, source.format, row_groups, rows))
     return parts
+
+
+def read_table(source: InputFile) -> pa.Table:
+    """One input file whole (entity files: keys and times, small next to the features)."""
+    with _opened(source.uri, source.format) as handle:
+        if source.format == "parquet":
+            return pq.read_table(handle)
+        return pa_csv.read_csv(handle)
 
 
 @contextmanager
@@ -188,13 +202,15 @@ def schema_of(handle: Any, fmt: str, uri: str) -> pa.Schema:
         raise ScoringError(f"Cannot read {uri} as {fmt}: {_first_line(error)}") from None
 
 
-def check_columns(handle: Any, fmt: str, columns: Sequence[str], uri: str) -> None:
-    """Fail before scoring anything when a file lacks a column or holds text in one."""
+def check_columns(
+    handle: Any, fmt: str, columns: Sequence[str], uri: str, keep: Sequence[str] = ()
+) -> None:
+    """Fail before scoring anything when a file lacks a column or holds text in a model's."""
     schema = schema_of(handle, fmt, uri)
-    missing = [name for name in columns if name not in schema.names]
+    missing = [name for name in [*columns, *keep] if name not in schema.names]
     if missing:
         raise ScoringError(
-            f"{uri} has no column {missing[0]!r}, which the model's signature needs "
+            f"{uri} has no column {missing[0]!r}, which the model's signature or --keep needs "
             f"(it has {', '.join(schema.names[:20])})."
         )
     for name in columns:

@@ -9,6 +9,8 @@ Routes:
   GET  /v2/health/live, /v2/health/ready, /v2, /v2/models/{name}[/versions/{v}][/ready]
   POST /v2/models/{name}[/versions/{v}]/infer        (Open Inference Protocol)
   POST /v1/models/{name}:predict  {"instances": [[…], …] or [{"col": …}, …]}
+                                   or, for a model whose signature names features,
+                                   {"entities": [{"user_id": 42}, …]} (?explain=features)
   GET  /v1/models                  what is served, versions, load times and errors
   GET  /metrics                    Prometheus
   GET/POST /v1/features/{team}/{view}/online   online features (feature_routes.py)
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 import orjson
 
 from modelyard.registry.access import record_access
-from modelyard.serving import metrics, v2
+from modelyard.serving import entities, metrics, v2
 from modelyard.serving.feature_routes import PREFIX as FEATURES
 from modelyard.serving.feature_routes import FeatureRoutes
 from modelyard.serving.fleet import Fleet, Served, Slot
@@ -167,7 +169,8 @@ class App:
             return 200, orjson.dumps({"name": name, "ready": True})
         loaded = served.loaded
         flavor = loaded.predictor.flavor
-        return 200, v2.metadata(slot.name, [str(loaded.number)], loaded.signature, flavor)
+        keys = served.features.keys if served.features is not None else None
+        return 200, v2.metadata(slot.name, [str(loaded.number)], loaded.signature, flavor, keys)
 
     # --- POST -----------------------------------------------------------------------------
 
@@ -180,7 +183,10 @@ class App:
             self._check_version(slot, served, version)
             body = await self._body(receive)
             note = self._note(slot, request_id)
-            answer = _v2_answer(slot, served, body, _json_length(scope), note)
+            if served.features is None:
+                answer = _v2_answer(slot, served, body, _json_length(scope), note)
+            else:
+                answer = _v2_entities_answer(slot, served, body, _json_length(scope), note)
             return await _answered(slot, served, answer, note)
         if path.startswith("/v1/models/") and path.endswith(":predict"):
             slot, served = await self._warm(
@@ -188,7 +194,12 @@ class App:
             )
             body = await self._body(receive)
             note = self._note(slot, request_id)
-            return await _answered(slot, served, _records_answer(slot, served, body, note), note)
+            if served.features is None:
+                answer = _records_answer(slot, served, body, note)
+            else:
+                explain = entities.explain_wanted(scope.get("query_string", b""))
+                answer = _entities_answer(slot, served, body, note, explain)
+            return await _answered(slot, served, answer, note)
         raise BadRequest(404, f"No route POST {path}; predict at /v2/models/NAME/infer.")
 
     def _note(self, slot: Slot, request_id: str | None) -> Note | None:
@@ -290,6 +301,41 @@ async def _records_answer(slot: Slot, served: Served, body: bytes, note: Note | 
     if note is not None:
         note.rows, note.outputs = rows, outputs
     return orjson.dumps(_records(slot, served, outputs), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+async def _entities_answer(
+    slot: Slot, served: Served, body: bytes, note: Note | None, explain: bool
+) -> bytes:
+    """Entity keys in, the model's features fetched from the online store, a prediction out."""
+    assert served.features is not None
+    document = _loads(body)
+    if not isinstance(document, dict) or "entities" not in document:
+        example = ", ".join(f'"{key}": …' for key in served.features.keys)
+        raise InputError(
+            "entities", f'{slot.name} fetches its features: send {{"entities": [{{{example}}}]}}.'
+        )
+    given = entities.checked(served.features, document["entities"])
+    rows, values = await entities.fetch(served.features, given)
+    outputs = await served.dispatch(rows)
+    if note is not None:
+        note.rows, note.outputs = rows, outputs
+    answer = _records(slot, served, outputs)
+    if explain:
+        answer["features"] = entities.explained(served.features, values)
+    return orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+async def _v2_entities_answer(
+    slot: Slot, served: Served, body: bytes, json_length: int | None, note: Note | None
+) -> bytes:
+    assert served.features is not None
+    given, request_id, wanted = v2.parse_entities(body, json_length, served.features.keys)
+    rows, _ = await entities.fetch(served.features, entities.checked(served.features, given))
+    outputs = await served.dispatch(rows)
+    if note is not None:
+        note.rows, note.outputs = rows, outputs
+    request = v2.Request(rows, request_id, wanted)
+    return v2.response_body(slot.name, served.loaded.number, outputs, request)
 
 
 def _records(slot: Slot, served: Served, outputs: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from typing import Any
 from django.db import close_old_connections, connections
 
 from modelyard.accounts.services import get_team
+from modelyard.features.lookup import FeatureLookup
 from modelyard.registry import services as registry
 from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
@@ -55,6 +56,8 @@ class Served:
     loaded: LoadedVersion
     dispatch: Dispatcher
     metrics: metrics.VersionMetrics
+    # The views its features come from, when its signature names features (else None).
+    features: FeatureLookup | None = None
 
 
 @dataclass(slots=True)
@@ -239,7 +242,7 @@ class Fleet:
             slot.loading_version = version.version
             before = memory.resident_bytes()
             try:
-                served = _serve(slot, load_version(version))
+                served = _serve(slot, load_version(version), version.asset.team.name)
             except Exception as error:  # any failure keeps the old version serving
                 log.exception("Could not load %s; %s keeps serving", version.ref, _serving(slot))
                 metrics.LOAD_FAILURES.labels(slot.name).inc()
@@ -363,7 +366,7 @@ def _slot(name: str, asset: Asset) -> Slot:
     return Slot(name, asset.pk, asset.ref, settings.max_batch_size, settings.max_wait_ms)
 
 
-def _serve(slot: Slot, loaded: LoadedVersion) -> Served:
+def _serve(slot: Slot, loaded: LoadedVersion, team: str) -> Served:
     children = metrics.VersionMetrics.of(slot.name, loaded.number)
     metrics.LOAD_SECONDS.labels(slot.name, str(loaded.number)).set(loaded.load_seconds)
     dispatch = Dispatcher(
@@ -374,7 +377,9 @@ def _serve(slot: Slot, loaded: LoadedVersion) -> Served:
         batchable=loaded.predictor.batchable,
         on_batch=children.batch_rows.observe,
     )
-    return Served(loaded, dispatch, children)
+    refs = loaded.signature.features
+    lookup = FeatureLookup.resolve(team, refs) if refs is not None else None
+    return Served(loaded, dispatch, children, lookup)
 
 
 def _serving(slot: Slot) -> str:

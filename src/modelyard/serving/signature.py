@@ -1,7 +1,8 @@
 """A model version's declared signature, and turning request rows into the matrix it expects.
 
 The registry stores signatures as JSON: `{"inputs": [{"name": "age", "type": "double"}, …],
-"outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}]}`. The server and
+"outputs": [{"name": "probability", "type": "double", "shape": [-1, 2]}]}`. Inputs named
+`view:feature` come from the feature store by entity id (features/references.py). The server and
 the promotion gate both need the same two things from it: rows of input in column order as
 one float matrix (with a message naming the field when a row does not fit), and a check
 that a prediction has the declared outputs.
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from modelyard.features.references import FeatureRef, FeatureRefError, feature_inputs
 
 NUMERIC_TYPES = frozenset(
     {"double", "float", "float32", "float64", "long", "integer", "int", "int32", "int64"}
@@ -54,6 +57,8 @@ class Output:
 class Signature:
     inputs: tuple[Column, ...]
     outputs: tuple[Output, ...]
+    # The features the inputs name (`view:feature`): the server fetches them by entity id.
+    features: tuple[FeatureRef, ...] | None = None
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any] | None) -> Signature:
@@ -72,7 +77,11 @@ class Signature:
                 f"({', '.join(sorted(NUMERIC_TYPES))}) can be served for now."
             )
         outputs = tuple(_output(item) for item in _entries(raw, "outputs"))
-        return cls(inputs, outputs)
+        try:
+            features = feature_inputs(column.name for column in inputs)
+        except FeatureRefError as error:
+            raise SignatureError(str(error)) from None
+        return cls(inputs, outputs, features)
 
     @cached_property
     def names(self) -> list[str]:

@@ -55,6 +55,42 @@ def parse_request(body: bytes, json_length: int | None, signature: Signature) ->
     return Request(rows, str(request_id) if request_id is not None else None, _wanted(document))
 
 
+def parse_entities(
+    body: bytes, json_length: int | None, keys: dict[str, str]
+) -> tuple[list[dict[str, Any]], str | None, tuple[str, ...] | None]:
+    """A model that fetches its features takes its entity keys as inputs, one tensor per key
+    (INT64 or BYTES, shape [rows]): the entities, the request id and the outputs wanted."""
+    document, binary = _split(body, json_length)
+    if binary or not isinstance(document, dict):
+        raise InputError("body", 'expected a JSON object with "inputs" (no binary tensors).')
+    tensors = document.get("inputs")
+    if not isinstance(tensors, list) or not tensors:
+        raise InputError("inputs", "send a non-empty list of input tensors, one per entity key.")
+    given = {t.get("name"): t.get("data") for t in tensors if isinstance(t, Mapping)}
+    missing = [key for key in keys if key not in given]
+    if missing:
+        raise InputError(
+            ", ".join(missing),
+            f"missing input; this model takes its entity keys ({', '.join(keys)}) as inputs, "
+            "one tensor per key of shape [rows].",
+        )
+    columns = {key: _flat(key, given[key]) for key in keys}
+    if len({len(column) for column in columns.values()}) != 1:
+        raise InputError(next(iter(keys)), "key tensors must all have the same number of rows.")
+    rows = len(next(iter(columns.values())))
+    entities = [{key: columns[key][row] for key in keys} for row in range(rows)]
+    request_id = document.get("id")
+    return entities, str(request_id) if request_id is not None else None, _wanted(document)
+
+
+def _flat(name: str, data: Any) -> list[Any]:
+    if isinstance(data, list) and data and all(isinstance(item, list) for item in data):
+        data = [value for item in data for value in item]  # shape [rows, 1]
+    if not isinstance(data, list) or not data:
+        raise InputError(name, "data must be a non-empty list of key values.")
+    return data
+
+
 def _split(body: bytes, json_length: int | None) -> tuple[Any, bytes]:
     if json_length is not None and not 0 <= json_length <= len(body):
         raise InputError("Inference-Header-Content-Length", "exceeds the body length.")
@@ -191,16 +227,32 @@ def output_datatype(declared: str) -> str:
     return "FP64"
 
 
-def metadata(model: str, versions: list[str], signature: Signature, platform: str) -> bytes:
+KEY_DATATYPES = {"int": "INT64", "string": "BYTES"}
+
+
+def metadata(
+    model: str,
+    versions: list[str],
+    signature: Signature,
+    platform: str,
+    keys: dict[str, str] | None = None,
+) -> bytes:
+    """The model's V2 metadata; a model that fetches its features takes its entity `keys`
+    (name: int or string) as inputs, and lists the features it fetches."""
+    inputs = [{"name": "input", "datatype": "FP64", "shape": [-1, len(signature.inputs)]}]
+    parameters: dict[str, Any] = {"columns": signature.names}
+    if keys is not None:
+        inputs = [{"name": k, "datatype": KEY_DATATYPES[t], "shape": [-1]} for k, t in keys.items()]
+        parameters = {"entity_keys": list(keys), "features": signature.names}
     body = {
         "name": model,
         "versions": versions,
         "platform": platform,
-        "inputs": [{"name": "input", "datatype": "FP64", "shape": [-1, len(signature.inputs)]}],
+        "inputs": inputs,
         "outputs": [
             {"name": o.name, "datatype": output_datatype(o.type), "shape": list(o.shape or [-1])}
             for o in signature.outputs
         ],
-        "parameters": {"columns": signature.names},
+        "parameters": parameters,
     }
     return orjson.dumps(body)
