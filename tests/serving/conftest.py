@@ -52,12 +52,12 @@ def call(
     app: App, method: str, path: str, body: bytes = b"", headers: Any = (), query: bytes = b""
 ) -> tuple[int, Any]:
     """One request straight into the ASGI app; returns (status, body bytes)."""
-    status, answer, _ = call_with_headers(app, method, path, body, headers)
+    status, answer, _ = call_with_headers(app, method, path, body, headers, query)
     return status, answer
 
 
 def call_with_headers(
-    app: App, method: str, path: str, body: bytes = b"", headers: Any = ()
+    app: App, method: str, path: str, body: bytes = b"", headers: Any = (), query: bytes = b""
 ) -> tuple[int, Any, dict[bytes, bytes]]:
     """`call`, also returning the response's headers."""
 
