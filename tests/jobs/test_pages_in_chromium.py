@@ -9,7 +9,6 @@ Screenshots go to MODELYARD_SCREENSHOTS (or the test's temp folder) for a person
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,8 @@ from modelyard.deployment.models import GateSettings, Promotion
 from modelyard.jobs import projects
 from modelyard.jobs.models import Command, Run, RunState
 from modelyard.registry.models import AssetVersion
+from tests.fixtures.chromium import needs_chromium, signed_in
 from tests.jobs.conftest import spec
-from tests.lifecycle.test_pages_in_chromium import ARGS, CHROMIUM
 
 PAGES = {
     "runs-team": "/teams/red/runs/",
@@ -34,7 +33,7 @@ PAGES = {
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+    needs_chromium,
 ]
 
 
@@ -165,41 +164,11 @@ def seeded(alice, transactional_db: None, artifact_root: Path, teams: dict[str, 
 def test_runs_and_gate_pages_render_styled_and_fit(
     seeded, live_server, teams: dict[str, Any], tmp_path: Path, monkeypatch, settings
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     settings.RUN_EXECUTOR = "tests.jobs.fakes.RecordingExecutor"
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    shots = Path(os.environ.get("MODELYARD_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on(
-            "response",
-            lambda r: (
-                errors.append(f"{r.status} {r.url}")
-                if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                else None
-            ),
-        )
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", "bob")
-        page.fill("input[name=password]", "pw")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+    with signed_in(live_server, tmp_path, monkeypatch) as browser:
         for name, path in PAGES.items():
-            response = page.goto(f"{live_server.url}{path}")
-            assert response is not None, path
-            assert response.status == 200, path
-            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{path} is {overflow}px wider than the window"
-            header = page.eval_on_selector(
-                ".site-header", "e => getComputedStyle(e).backgroundColor"
-            )
-            assert header == "rgb(20, 26, 38)", f"{path} is not styled like the catalog"
+            browser.check(name, path)
+        page = browser.page
         _check_gate_section(page)
         page.goto(f"{live_server.url}/teams/red/runs/")
         _check_progress_bar(page)
@@ -207,11 +176,10 @@ def test_runs_and_gate_pages_render_styled_and_fit(
         queued = page.locator("li.run:has(.badge.run-queued)")
         queued.locator("button", has_text="Cancel").click()
         page.wait_for_selector(".message-success")
-        page.screenshot(path=str(shots / "runs-after-cancel.png"), full_page=True)
+        browser.shot("runs-after-cancel")
         assert "Asked run" in page.inner_text(".messages")
         assert page.locator("li.run .badge", has_text="Cancelled").count() == 1
-        browser.close()
-    assert errors == []
+    assert browser.errors == []
 
 
 def _check_progress_bar(page: Any) -> None:

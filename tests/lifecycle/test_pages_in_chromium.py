@@ -9,7 +9,6 @@ skips only when /usr/bin/chromium is absent.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,9 @@ from django.utils import timezone
 
 from modelyard.lifecycle.services import hold, pin
 from modelyard.registry.models import AssetVersion, LifecycleState
+from tests.fixtures.chromium import needs_chromium, signed_in
 from tests.lifecycle.conftest import register
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = {
     "team-lifecycle": "/teams/red/lifecycle/",
     "version-noticed": "/models/red/churn/1/",
@@ -39,7 +31,7 @@ PAGES = {
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+    needs_chromium,
 ]
 
 
@@ -81,46 +73,13 @@ def seeded(alice, transactional_db: None, artifact_root: Path, teams: dict[str, 
 def test_lifecycle_pages_render_styled_and_fit(
     seeded, live_server, teams: dict[str, Any], tmp_path: Path, monkeypatch
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop; the live server's ORM calls are elsewhere.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    shots = Path(os.environ.get("MODELYARD_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        # Every request must succeed but the favicon, which modelyard does not serve.
-        page.on(
-            "response",
-            lambda r: (
-                errors.append(f"{r.status} {r.url}")
-                if r.status >= 400 and not r.url.endswith("/favicon.ico")
-                else None
-            ),
-        )
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", "bob")
-        page.fill("input[name=password]", "pw")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+    with signed_in(live_server, tmp_path, monkeypatch) as browser:
         for name, path in PAGES.items():
-            response = page.goto(f"{live_server.url}{path}")
-            assert response is not None, path
-            assert response.status == 200, path
-            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{path} is {overflow}px wider than the window"
-            header = page.eval_on_selector(
-                ".site-header", "e => getComputedStyle(e).backgroundColor"
-            )
-            assert header == "rgb(20, 26, 38)", f"{path} is not styled like the catalog"
+            browser.check(name, path)
+        page = browser.page
         page.goto(f"{live_server.url}/teams/red/lifecycle/")
         page.click("form[action='/models/red/churn/1/lifecycle/keep/'] button")
         page.wait_for_selector(".message-success")
-        page.screenshot(path=str(shots / "team-lifecycle-after-keep.png"), full_page=True)
+        browser.shot("team-lifecycle-after-keep")
         assert "Kept red/churn:1" in page.inner_text(".messages")
-        browser.close()
-    assert errors == []
+    assert browser.errors == []
