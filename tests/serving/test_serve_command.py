@@ -42,6 +42,8 @@ def serve(
         "MODELYARD_REDIS_URL": redis_url,
         # As every process of one deployment: the artifact root is a store only if shared.
         "MODELYARD_ARTIFACT_ROOT": django_settings.ARTIFACT_ROOT,
+        # And the online feature store: the tests' processes write the database's tiles.
+        "MODELYARD_FEATURES_ONLINE_STORE": django_settings.FEATURES_ONLINE_STORE,
         **(env or {}),
     }
     command = [sys.executable, "-m", "modelyard.cli.main", "serve", "--port", str(port), *args]
