@@ -21,7 +21,7 @@ LAYERS = [
     {"events"},
     {"services"},
     {"executors", "sdk"},
-    {"outputs", "lock", "queue", "spec"},
+    {"outputs", "lock", "queue", "spec", "sections"},
     {"cron", "models"},
 ]
 RANK = {name: depth for depth, names in enumerate(LAYERS) for name in names}

@@ -275,6 +275,7 @@ def test_mlflow_pyfunc_of_mlflow_sklearn_needs_no_mlflow(tmp_path, cancer, fores
 
 def test_other_pyfunc_loader_without_mlflow_says_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed, even where it is
+    monkeypatch.setitem(sys.modules, "mlflow.pyfunc", None)  # imported by an earlier test
     write_mlmodel(tmp_path, "  python_function:\n    loader_module: mlflow.pytorch\n    data: data")
 
     with pytest.raises(ModelLoadError, match=r"'mlflow.pytorch'.*install mlflow"):
