@@ -30,9 +30,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from modelyard.features.aggregations import AGGREGATIONS, COMPARISONS, RESOLUTION
+from modelyard.lib.yaml_nodes import line as _line
+from modelyard.lib.yaml_nodes import mapping as _mapping
+from modelyard.lib.yaml_nodes import scalar as _scalar
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -112,21 +115,6 @@ def parse_duration(text: str) -> int | None:
         return None
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
-
-
-def _line(node: Node) -> str:
-    return f"line {node.start_mark.line + 1}"
-
-
-def _mapping(node: Node, what: str, problems: list[str]) -> dict[str, Node]:
-    if not isinstance(node, MappingNode):
-        problems.append(f"{_line(node)}: {what} must be a mapping of `key: value` lines.")
-        return {}
-    return {str(key.value): value for key, value in node.value}
-
-
-def _scalar(node: Node | None) -> str:
-    return str(node.value).strip() if isinstance(node, ScalarNode) else ""
 
 
 def _unknown(keys: dict[str, Node], allowed: set[str], where: str, problems: list[str]) -> None:

@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from modelyard.accounts.models import Team
 from modelyard.features.spec import parse_duration
 from modelyard.lib.errors import Conflict, InvalidInput
+from modelyard.lib.yaml_nodes import line as _line
+from modelyard.lib.yaml_nodes import mapping as _mapping
+from modelyard.lib.yaml_nodes import scalar as _scalar
 from modelyard.monitoring import services
 from modelyard.monitoring.models import Monitor
 from modelyard.registry.models import Asset, Kind
@@ -63,21 +66,6 @@ class MonitorsSpec:
     # {(model, monitor): {field: value}}, and the line each was declared on
     monitors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     lines: dict[tuple[str, str], int] = field(default_factory=dict)
-
-
-def _line(node: Node) -> str:
-    return f"line {node.start_mark.line + 1}"
-
-
-def _mapping(node: Node, what: str, problems: list[str]) -> dict[str, Node]:
-    if not isinstance(node, MappingNode):
-        problems.append(f"{_line(node)}: {what} must be a mapping of `key: value` lines.")
-        return {}
-    return {str(key.value): value for key, value in node.value}
-
-
-def _scalar(node: Node | None) -> str:
-    return str(node.value).strip() if isinstance(node, ScalarNode) else ""
 
 
 class Section:
