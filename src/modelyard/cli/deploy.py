@@ -172,13 +172,9 @@ def serve(
     from modelyard.cli.operate import django_setup
 
     django_setup()
-    from modelyard.serving.fleet import ServeError
     from modelyard.serving.server import run
 
-    try:
-        app = build_app(options, recorder=_prediction_log())
-    except ServeError as error:
-        raise click.ClickException(str(error)) from None
+    app = build_app(options, recorder=_prediction_log())  # a ServeError is one line (Boundary)
     _print_fleet(app.fleet)
     click.echo(f"Serving on http://{host}:{port} ({workers} worker(s)); /v2/health/ready")
     run(options, app)

@@ -12,11 +12,8 @@ from rich.console import Console
 
 from modelyard.cli.catalog import _print_json, json_option
 from modelyard.cli.operate import django_setup
-from modelyard.client import Client, ClientError
-from modelyard.lib.spark_session import SparkError
-from modelyard.loading import ModelLoadError
+from modelyard.client import Client
 from modelyard.scoring import client_side, engine
-from modelyard.scoring.inputs import ScoringError
 
 
 @contextmanager
@@ -138,10 +135,9 @@ def score(
         partitions,
         time_column,
     )
-    try:
-        result = _score(request)
-    except (ScoringError, SparkError, ModelLoadError, ClientError) as error:
-        raise click.ClickException(str(error)) from None
+    # Scoring, Spark and model-loading errors are ModelyardErrors: the CLI's one boundary
+    # shows them as one line.
+    result = _score(request)
     if as_json:
         _print_json(result)
         return

@@ -32,12 +32,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from modelyard import config
+from modelyard.lib.errors import ModelyardError
 
 Item = TypeVar("Item")
 
 
-class SparkError(Exception):
-    """Spark cannot run the work as asked; the message says what to do, in one line."""
+class SparkError(ModelyardError):
+    """Spark cannot run the work as asked; the message says what to do, in one line (an
+    expected error: the CLI's boundary shows it without a traceback)."""
 
 
 TaskProgress = Callable[[int, int], None]  # (count summed so far, tasks done)

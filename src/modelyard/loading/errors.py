@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from modelyard.lib.errors import Unprocessable
 
-class ModelLoadError(Exception):
-    """The files cannot be loaded as a model: the message says what was wrong and what to do."""
+
+class ModelLoadError(Unprocessable):
+    """The files cannot be loaded as a model: the message says what was wrong and what to do.
+
+    An expected error (a ModelyardError), so the CLI's boundary shows it as one line and the
+    API answers 422, wherever a model is loaded.
+    """
 
 
 class SandboxError(ModelLoadError):

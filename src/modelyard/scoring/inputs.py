@@ -26,14 +26,16 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from modelyard import storage
+from modelyard.lib.errors import InvalidInput
 from modelyard.storage.arrow import arrow_filesystem
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 NUMERIC = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean, pa.types.is_decimal)
 
 
-class ScoringError(Exception):
-    """The input, output or model cannot be scored as asked; the message says what to fix."""
+class ScoringError(InvalidInput):
+    """The input, output or model cannot be scored as asked; the message says what to fix.
+    An expected error: the CLI's boundary shows it as one line."""
 
 
 @dataclass(frozen=True)

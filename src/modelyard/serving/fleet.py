@@ -34,6 +34,7 @@ from django.db import close_old_connections, connections
 
 from modelyard.accounts.services import get_team
 from modelyard.features.lookup import FeatureLookup
+from modelyard.lib.errors import InvalidInput
 from modelyard.registry import services as registry
 from modelyard.registry.models import Alias, Asset, AssetVersion, Kind
 from modelyard.registry.refs import parse_ref
@@ -47,8 +48,9 @@ log = logging.getLogger(__name__)
 RETRY_FAILED_SECONDS = 60.0
 
 
-class ServeError(Exception):
-    """The server cannot start as asked (unknown model, name clash…)."""
+class ServeError(InvalidInput):
+    """The server cannot start as asked (unknown model, name clash…): an expected error, shown
+    by the CLI's boundary as one line."""
 
 
 @dataclass(frozen=True)
