@@ -144,3 +144,38 @@ def test_hive_table_grown_after_registration_reclaims_its_files_at_drop(
         "bytes_reclaimed": on_disk,
         "registered_bytes": registered,
     }
+
+
+def test_an_external_table_whose_files_lie_outside_the_teams_stores_is_not_deleted(
+    alice, hive_server, hive_cursor, hive_database, tmp_path, declare_store
+) -> None:
+    """The table is in a Hive database red may delete in, but its LOCATION is a folder no
+    store declares: dropping it would delete those files with modelyard's credentials."""
+    elsewhere = tmp_path / "not_reds" / "orders"
+    table = f"{hive_database}.orders"
+    hive_cursor.execute(
+        f"CREATE EXTERNAL TABLE {table} (id INT) STORED AS PARQUET LOCATION '{elsewhere}'"
+    )
+    hive_cursor.execute(f"INSERT INTO {table} VALUES (1)")  # noqa: S608
+    host, port = hive_server
+    uri = f"hive://{host}:{port}/{hive_database}/orders"
+    version = register(alice, "dataset", "orders", uri)
+    on_disk = sorted(path for path in elsewhere.rglob("*") if path.is_file())
+    assert on_disk
+
+    services.schedule_deletion("test", version, "unused")
+    assert services.delete_bytes(version.pk) == 0
+    version.refresh_from_db()
+    assert version.lifecycle_state == LifecycleState.DELETING
+    assert f"Deleting {uri} would also delete its files: {elsewhere.as_uri()}" in (
+        version.deletion_error
+    )
+    assert "not under a declared store" in version.deletion_error
+    assert sorted(path for path in elsewhere.rglob("*") if path.is_file()) == on_disk
+    assert storage.get_store(uri).exists(uri)
+
+    # Declared as a store red may delete in, the same deletion goes through.
+    declare_store(elsewhere.parent.as_uri() + "/", teams=["red"], delete=True)
+    assert services.delete_bytes(version.pk) > 0
+    assert not elsewhere.exists()
+    assert not storage.get_store(uri).exists(uri)

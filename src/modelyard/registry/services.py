@@ -522,11 +522,13 @@ def delete_bytes(version_id: int, actor: Actor = "system:deletion") -> int:
     ).first()
     if version is None:  # already finished by another worker, or not scheduled
         return 0
-    if stores.refuse_deletion(version, actor):  # outside the stores it may delete in
-        return 0
     artifacts = list(version.artifacts.all())
     freed = 0
     try:
+        # Outside the stores it may delete in, its artifacts or what they reach (a Hive
+        # external table's location): nothing is deleted.
+        if stores.refuse_deletion(version, actor, reach=True):
+            return 0
         for artifact in artifacts:
             freed += storage.get_store(artifact.uri).delete(artifact.uri)
     except storage.StorageError as error:

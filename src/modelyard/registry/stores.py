@@ -153,10 +153,29 @@ def deletion_refusal(version: AssetVersion, rules: Sequence[StoreRule] | None = 
     return ""
 
 
-def refuse_deletion(version: AssetVersion, actor: Actor = "system:deletion") -> bool:
+def reach_refusal(version: AssetVersion, rules: Sequence[StoreRule] | None = None) -> str:
+    """Why modelyard may not delete what deleting `version`'s artifacts reaches beyond their
+    own URIs (a Hive EXTERNAL table's location); empty when it may. Asks the stores, so it
+    runs when the bytes are deleted, not when a deletion is scheduled; a store that does not
+    answer raises StorageError, and the deletion is retried like any failed one."""
+    rules = rules or current_rules()
+    for artifact in version.artifacts.all():
+        for location in storage.get_store(artifact.uri).deletion_reach(artifact.uri):
+            for reading in _readings(location):
+                problem = _problem(reading, version.team, rules, deleting=True)
+                if problem:
+                    reached = f"Deleting {artifact.uri} would also delete its files: "
+                    return reached + _message(location, reading, problem, version.team, rules)
+    return ""
+
+
+def refuse_deletion(
+    version: AssetVersion, actor: Actor = "system:deletion", *, reach: bool = False
+) -> bool:
     """True when `version` must not be deleted: it then stays as it is, with the reason in
-    its deletion_error, audited once per distinct reason (the sweep retries it)."""
-    reason = deletion_refusal(version)
+    its deletion_error, audited once per distinct reason (the sweep retries it). With
+    `reach`, what the deletion would reach beyond the artifacts' URIs is checked too."""
+    reason = deletion_refusal(version) or (reach_refusal(version) if reach else "")
     if not reason:
         return False
     with transaction.atomic():

@@ -129,6 +129,17 @@ class Store(abc.ABC):
         count it. Deleting again after the cause is fixed finishes the job.
         """
 
+    def deletion_reach(self, uri: str) -> tuple[str, ...]:
+        """The storage URIs beyond ``uri`` itself whose bytes ``delete(uri)`` removes.
+
+        Empty for a store that deletes only what the URI names. A Hive EXTERNAL table's
+        files lie wherever its LOCATION says, and modelyard deletes them through its own
+        store for that location: the caller must check those URIs against the declared
+        stores too, or a table registered in a team's database could point modelyard's
+        credentials at another team's data.
+        """
+        return ()
+
     def download(
         self,
         uri: str,

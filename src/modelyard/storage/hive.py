@@ -289,6 +289,19 @@ class HiveStore(Store):
             session.require_table()
             return session.describe()
 
+    def deletion_reach(self, uri: str) -> tuple[str, ...]:
+        """An EXTERNAL table's location, which ``delete`` empties through modelyard's own
+        store for it; a MANAGED table's files are dropped by the Hive server itself. A
+        missing table reaches nothing."""
+        target = parse_hive_uri(uri)
+        with _session(target) as session:
+            if not session.table_exists():
+                return ()
+            info = session.describe()
+        if info.kind != "EXTERNAL":
+            return ()
+        return (location_uri(info.location, target),)
+
     def list(self, uri: str) -> Iterator[ObjectInfo]:
         """Yield the table itself: a table has no members to list."""
         yield self.stat(uri)
