@@ -31,15 +31,40 @@ pytest_plugins = [
 ]
 
 
+# Fixtures through which a test reaches the test database (pytest-django's own).
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+    }
+)
+
+
+def uses_test_database(item: pytest.Item) -> bool:
+    """True when the test may touch the database the run is configured with: pytest-django
+    refuses database access to every other test, so those behave the same on any database."""
+    if item.get_closest_marker("django_db"):
+        return True
+    return bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Spark tests once per CI run: they start JVMs for a minute and touch no database,
-    so the SQLite run (MODELYARD_DATABASE_URL empty) leaves them to the PostgreSQL run."""
+    """The SQLite run (MODELYARD_DATABASE_URL empty) runs only the tests that touch the
+    database. The others (model loading, Spark clusters, `up` on its own embedded home,
+    parsing, the CLI's local checks) cannot tell the two runs apart, so running them twice
+    tests nothing new and costs minutes; the PostgreSQL run, CI's first, runs them all.
+    Spark tests stay out too: they reach the database only through the API the CLI calls,
+    and each run costs a minute of JVM start-up on 2 cores."""
     if os.environ.get("MODELYARD_DATABASE_URL"):
         return
-    spark = [item for item in items if item.get_closest_marker("spark")]
-    if spark:
-        config.hook.pytest_deselected(items=spark)
-        items[:] = [item for item in items if not item.get_closest_marker("spark")]
+    keep = [i for i in items if uses_test_database(i) and not i.get_closest_marker("spark")]
+    if len(keep) < len(items):
+        kept = set(keep)
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
